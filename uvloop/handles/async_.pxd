@@ -1,0 +1,5 @@
+cdef class UVAsync(UVHandle):
+    cdef send(self)
+
+    @staticmethod
+    cdef UVAsync new(Loop loop)

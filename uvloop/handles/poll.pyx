@@ -1,0 +1,76 @@
+# UVPoll: readiness of one file descriptor that the user owns (add_reader, add_writer
+# and the sock_* methods), one uv_poll_t per fd per loop as libuv requires.
+#
+# Events do not call Python code inside libuv: the reader/writer Handle is appended to
+# the ready queue and runs with the rest of the batch, as in asyncio.
+#
+# libuv applies epoll changes lazily, at the next uv_run(), and aborts the process if
+# that epoll_ctl() fails. Two rules keep a user's fd mistakes from reaching it:
+# - every change of the event mask is a full stop + start, so libuv issues EPOLL_CTL_ADD
+#   (never MOD, which fails on a closed-and-reused fd number);
+# - the loop re-checks each changed fd just before uv_run() (`fd_is_closed`) and drops
+#   the watch of an fd the user closed meanwhile; like asyncio, such a watch never fires.
+# Owned by the loop (its `_polls` map); handle life rules in handle.pyx.
+
+
+cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
+                         int events) noexcept with gil:
+    cdef UVPoll poll = <UVPoll>handle.data
+    if status < 0:
+        # An error is reported to both sides, as selectors report EPOLLERR.
+        events = uv.UV_READABLE | uv.UV_WRITABLE
+    if events & uv.UV_READABLE and poll.reader is not None:
+        poll._loop._append_ready(poll.reader)
+    if events & uv.UV_WRITABLE and poll.writer is not None:
+        poll._loop._append_ready(poll.writer)
+
+
+cdef class UVPoll(UVHandle):
+
+    @staticmethod
+    cdef UVPoll new(Loop loop, int fd):
+        cdef UVPoll poll = UVPoll.__new__(UVPoll)
+        cdef int flags = fcntl(fd, F_GETFL)
+        if flags == -1:
+            raise_errno()
+        poll._alloc(loop, sizeof(uv.uv_poll_t))
+        err = uv.uv_poll_init(loop.uvloop, <uv.uv_poll_t*>poll._handle, fd)
+        if err < 0:
+            poll._free_unattached()
+            raise convert_error(err)
+        # uv_poll_init() makes the fd non-blocking; asyncio leaves the mode alone.
+        if not flags & O_NONBLOCK:
+            fcntl(fd, F_SETFL, flags)
+        poll.fd = fd
+        poll._attach()
+        return poll
+
+    cdef set_reader(self, Handle reader):
+        self.reader = reader
+        self._update()
+
+    cdef set_writer(self, Handle writer):
+        self.writer = writer
+        self._update()
+
+    cdef _update(self):
+        cdef int events = 0
+        if self.reader is not None:
+            events |= uv.UV_READABLE
+        if self.writer is not None:
+            events |= uv.UV_WRITABLE
+        if events == self._events:
+            return
+        self._events = events
+        # Stop first (an immediate EPOLL_CTL_DEL) so the start below is an ADD.
+        uv.uv_poll_stop(<uv.uv_poll_t*>self._handle)
+        if events:
+            err = uv.uv_poll_start(<uv.uv_poll_t*>self._handle, events,
+                                   _on_poll_event)
+            if err < 0:
+                self._events = 0
+                raise convert_error(err)
+            self._loop._polls_to_verify.append(self)
+
+    cdef bint fd_is_closed(self):
+        return fcntl(self.fd, F_GETFD) == -1 and errno == EBADF

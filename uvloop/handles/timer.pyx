@@ -1,0 +1,30 @@
+# UVTimer: the loop's one wake-up timer.
+#
+# TimerHandles live in the loop's own heap (loop.pyx); this uv_timer_t only bounds how
+# long uv_run() may sleep, armed for the earliest deadline before each blocking
+# iteration. Its callback does nothing: returning from uv_run() is the whole point.
+# Owned and closed by its loop; handle life rules in handle.pyx.
+
+
+cdef void _on_timer_fired(uv.uv_timer_t* handle) noexcept nogil:
+    pass
+
+
+cdef class UVTimer(UVHandle):
+
+    @staticmethod
+    cdef UVTimer new(Loop loop):
+        cdef UVTimer timer = UVTimer.__new__(UVTimer)
+        timer._alloc(loop, sizeof(uv.uv_timer_t))
+        err = uv.uv_timer_init(loop.uvloop, <uv.uv_timer_t*>timer._handle)
+        if err < 0:
+            timer._free_unattached()
+            raise convert_error(err)
+        timer._attach()
+        return timer
+
+    cdef start(self, uint64_t timeout_ms):
+        uv.uv_timer_start(<uv.uv_timer_t*>self._handle, _on_timer_fired, timeout_ms, 0)
+
+    cdef stop(self):
+        uv.uv_timer_stop(<uv.uv_timer_t*>self._handle)

@@ -1,0 +1,50 @@
+# CPython C-API functions that Cython does not declare for us. Declarations only.
+
+from cpython.object cimport PyObject
+
+
+cdef extern from "Python.h":
+    int PyContext_Enter(object ctx) except -1
+    int PyContext_Exit(object ctx) except -1
+    object PyContext_CopyCurrent()
+
+    int PyCallable_Check(object o)
+    bint PyCoro_CheckExact(object o)
+    bint PyGen_CheckExact(object o)
+    bint PyFunction_Check(object o)
+    bint PyMethod_Check(object o)
+    # Borrowed references.
+    PyObject* PyMethod_GET_FUNCTION(object meth)
+    PyObject* PyFunction_GET_CODE(object func)
+    int PyErr_CheckSignals() except -1
+
+    void PyOS_BeforeFork()
+    void PyOS_AfterFork_Parent()
+    void PyOS_AfterFork_Child()
+
+    ctypedef void* PyThread_type_lock
+    PyThread_type_lock PyThread_allocate_lock()
+    void PyThread_free_lock(PyThread_type_lock lock)
+    int PyThread_acquire_lock(PyThread_type_lock lock, int waitflag) nogil
+    void PyThread_release_lock(PyThread_type_lock lock) nogil
+    int WAIT_LOCK
+    unsigned long PyThread_get_thread_ident()
+
+    object PyMemoryView_FromMemory(char* mem, Py_ssize_t size, int flags)
+    int PyBUF_READ
+    int PyBUF_WRITE
+
+    void* PyMem_RawMalloc(size_t n) nogil
+    void* PyMem_RawCalloc(size_t nelem, size_t elsize) nogil
+    void PyMem_RawFree(void* p) nogil
+
+    object PyUnicode_EncodeFSDefault(object unicode)
+    void _Py_RestoreSignals()
+
+
+cdef extern from "Python.h":
+    # co_flags of a code object, to tell coroutine functions apart cheaply.
+    ctypedef struct PyCodeObject:
+        int co_flags
+    int CO_COROUTINE
+    int CO_ITERABLE_COROUTINE

@@ -1,0 +1,123 @@
+# The few system headers the loop needs beyond libuv. Declarations only.
+
+from libc.stdint cimport uint16_t, uint32_t
+
+
+cdef extern from "sys/socket.h" nogil:
+    ctypedef unsigned int socklen_t
+    ctypedef unsigned short sa_family_t
+
+    struct sockaddr:
+        sa_family_t sa_family
+
+    struct sockaddr_storage:
+        sa_family_t ss_family
+
+    int AF_INET
+    int AF_INET6
+    int AF_UNIX
+    int AF_UNSPEC
+    int SOCK_STREAM
+    int SOCK_DGRAM
+    int SOL_SOCKET
+    int SO_REUSEADDR
+    int SO_REUSEPORT
+    int SO_BROADCAST
+    int SO_ERROR
+    int SO_TYPE
+    int SOMAXCONN
+
+    int getsockopt(int sockfd, int level, int optname, void* optval,
+                   socklen_t* optlen)
+    int setsockopt(int sockfd, int level, int optname, const void* optval,
+                   socklen_t optlen)
+
+
+cdef extern from "netinet/in.h" nogil:
+    struct in_addr:
+        uint32_t s_addr
+
+    struct in6_addr:
+        unsigned char s6_addr[16]
+
+    struct sockaddr_in:
+        sa_family_t sin_family
+        uint16_t sin_port
+        in_addr sin_addr
+
+    struct sockaddr_in6:
+        sa_family_t sin6_family
+        uint16_t sin6_port
+        uint32_t sin6_flowinfo
+        in6_addr sin6_addr
+        uint32_t sin6_scope_id
+
+    int IPPROTO_TCP
+    int IPPROTO_UDP
+    int IPPROTO_IPV6
+    int IPV6_V6ONLY
+
+
+cdef extern from "sys/un.h" nogil:
+    struct sockaddr_un:
+        sa_family_t sun_family
+        char sun_path[108]
+
+
+cdef extern from "arpa/inet.h" nogil:
+    uint16_t ntohs(uint16_t)
+    uint16_t htons(uint16_t)
+
+
+cdef extern from "netdb.h" nogil:
+    struct addrinfo:
+        int ai_flags
+        int ai_family
+        int ai_socktype
+        int ai_protocol
+        socklen_t ai_addrlen
+        sockaddr* ai_addr
+        char* ai_canonname
+        addrinfo* ai_next
+
+    int AI_PASSIVE
+    int AI_CANONNAME
+    int AI_NUMERICHOST
+    int AI_NUMERICSERV
+    int NI_NUMERICHOST
+    int NI_NUMERICSERV
+
+    const char* gai_strerror(int errcode)
+
+
+cdef extern from "unistd.h" nogil:
+    int close(int fd)
+    ssize_t read(int fd, void* buf, size_t count)
+    ssize_t write(int fd, const void* buf, size_t count)
+    int dup(int oldfd)
+
+
+cdef extern from "fcntl.h" nogil:
+    int fcntl(int fd, int cmd, ...)
+    int F_GETFD
+    int F_GETFL
+    int F_SETFL
+    int O_NONBLOCK
+
+
+cdef extern from "signal.h" nogil:
+    int SIGINT
+    int SIGCHLD
+    int SIGKILL
+    int SIGTERM
+    int SIGPIPE
+    int NSIG
+
+
+cdef extern from "errno.h" nogil:
+    int errno
+    int EBADF
+    int EINTR
+    int EAGAIN
+    int EWOULDBLOCK
+    int EINPROGRESS

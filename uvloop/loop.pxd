@@ -1,0 +1,105 @@
+# The table of contents of the extension module `uvloop.loop`: every cdef class and its
+# fields. The handle and transport .pyx files are included into loop.pyx.
+
+from libc.stdint cimport uint64_t
+
+from .includes cimport uv
+from .includes.python cimport PyThread_type_lock
+
+
+cdef class Loop
+
+
+include "cbhandles.pxd"
+include "handles/handle.pxd"
+include "handles/timer.pxd"
+include "handles/async_.pxd"
+include "handles/poll.pxd"
+
+
+cdef class Loop:
+    cdef:
+        uv.uv_loop_t* uvloop
+        bint _closed
+        readonly bint _debug
+        bint _stopping
+        object _thread_id
+        object __weakref__
+
+        # The ready queue: a list consumed from `_ready_head` (cheaper than a deque
+        # from Cython), compacted when drained.
+        list _ready
+        Py_ssize_t _ready_head
+
+        # Scheduled TimerHandles: a binary heap ordered by (when, seq).
+        list _timers
+        unsigned long long _timer_seq
+        UVTimer _wakeup_timer
+
+        # call_soon_threadsafe: other threads append under `_threadsafe_lock` (a C
+        # lock, so it is a real guard on free-threaded builds too) and wake the loop
+        # with `_wakeup_async`; the loop thread swaps the list out after uv_run().
+        PyThread_type_lock _threadsafe_lock
+        list _threadsafe_queue
+        bint _threadsafe_closed
+        UVAsync _wakeup_async
+
+        # fd -> UVPoll for add_reader/add_writer; polls changed since the last uv_run().
+        dict _polls
+        list _polls_to_verify
+        # fd -> transport, so add_reader refuses fds that a transport owns.
+        object _transports
+
+        # Every open UVHandle: the loop owns them until their close callback ran.
+        set _handles
+
+        # A BaseException (KeyboardInterrupt, SystemExit) raised inside a libuv
+        # callback: re-raised by the loop once uv_run() returned.
+        object _pending_exception
+
+        public double slow_callback_duration
+        readonly object _current_handle
+        object _exception_handler
+        object _task_factory
+        object _default_executor
+        bint _executor_shutdown_called
+        object _asyncgens
+        bint _asyncgens_shutdown_called
+        bint _coroutine_origin_tracking_enabled
+        object _coroutine_origin_tracking_saved_depth
+
+        # Signals: Python's wakeup fd writes signal numbers into _signal_wakeup_w.
+        dict _signal_handlers
+        object _signal_wakeup_r
+        object _signal_wakeup_w
+        object _saved_wakeup_fd
+        bint _wakeup_fd_installed
+
+    cdef inline _check_closed(self)
+    cdef _check_thread(self)
+    cdef inline _append_ready(self, Handle handle)
+    cdef Handle _call_soon(self, callback, tuple args, context)
+    cdef _run_once(self)
+    cdef _run_ready(self)
+    cdef _run_handle_debug(self, Handle handle)
+    cdef _drain_threadsafe_queue(self)
+    cdef _verify_polls(self)
+    cdef _handle_callback_error(self, exc, source)
+
+    cdef _timers_push(self, TimerHandle timer)
+    cdef _timers_remove(self, TimerHandle timer)
+    cdef _timers_sift_up(self, Py_ssize_t pos)
+    cdef _timers_sift_down(self, Py_ssize_t pos)
+    cdef _move_due_timers(self)
+    cdef _arm_wakeup_timer(self)
+
+    cdef _add_reader(self, fd, Handle handle)
+    cdef bint _remove_reader(self, fd)
+    cdef _add_writer(self, fd, Handle handle)
+    cdef bint _remove_writer(self, fd)
+    cdef UVPoll _poll_for(self, int fd)
+    cdef _forget_poll_if_idle(self, UVPoll poll)
+
+    cdef _install_signal_wakeup(self)
+    cdef _uninstall_signal_wakeup(self)
+    cdef _close_handles(self)

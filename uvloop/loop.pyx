@@ -1,0 +1,1204 @@
+# cython: language_level=3
+# The extension module `uvloop.loop`: the event loop and everything it drives.
+#
+# How one iteration runs (`Loop._run_once`), mirroring asyncio's BaseEventLoop:
+#   1. callbacks queued by other threads are moved to the ready queue;
+#   2. uv_run(): UV_RUN_NOWAIT when callbacks are ready or the loop is stopping, else
+#      UV_RUN_ONCE with the wake-up timer armed for the earliest TimerHandle. The GIL is
+#      released around it, so loops in other threads run meanwhile; libuv callbacks
+#      take the GIL back and only queue work (poll events append their Handles);
+#   3. due TimerHandles join the ready queue;
+#   4. the callbacks ready at that point run, in order; later ones wait a round.
+
+from libc.stdint cimport uint64_t
+from libc.math cimport ceil
+from cpython.ref cimport Py_INCREF, Py_DECREF
+
+from .includes cimport uv
+from .includes.debug cimport *
+from .includes.python cimport *
+from .includes.system cimport *
+
+import asyncio
+import collections
+import concurrent.futures
+import functools
+import io as io_module
+import os
+import signal as signal_module
+import socket as socket_module
+import sys
+import threading
+import warnings
+import weakref
+
+from asyncio import base_events as aio_base_events
+from asyncio import constants as aio_constants
+from asyncio import coroutines as aio_coroutines
+from asyncio import events as aio_events
+from asyncio import format_helpers as aio_format_helpers
+from asyncio import futures as aio_futures
+from asyncio import tasks as aio_tasks
+from asyncio.log import logger as aio_logger
+
+cdef object sys_getframe = sys._getframe
+cdef object extract_stack = aio_format_helpers.extract_stack
+cdef object format_callback_source = aio_format_helpers._format_callback_source
+cdef object os_strerror = os.strerror
+cdef object get_thread_ident = threading.get_ident
+cdef object set_running_loop = aio_events._set_running_loop
+cdef object get_running_loop_or_none = aio_events._get_running_loop
+cdef object isfuture = aio_futures.isfuture
+cdef object ensure_future = aio_tasks.ensure_future
+cdef object aio_Task = aio_tasks.Task
+cdef object aio_Future = asyncio.Future
+cdef object wrap_future = aio_futures.wrap_future
+
+include "errors.pyx"
+include "cbhandles.pyx"
+include "handles/handle.pyx"
+include "handles/timer.pyx"
+include "handles/async_.pyx"
+include "handles/poll.pyx"
+include "sockets.pyx"
+
+
+cdef _check_callback(callback, str method):
+    """asyncio's argument check for callbacks: no coroutines, only callables."""
+    if PyCoro_CheckExact(callback) or aio_coroutines.iscoroutine(callback):
+        raise TypeError(f"coroutines cannot be used with {method}()")
+    if not PyCallable_Check(callback):
+        raise TypeError(f'a callable object was expected by {method}(), '
+                        f'got {callback!r}')
+    if _is_coroutine_function(callback):
+        raise TypeError(f"coroutines cannot be used with {method}()")
+
+
+cdef bint _is_coroutine_function(callback):
+    # Plain functions and bound methods are decided from their code flags; other
+    # callables (partials, callable objects) take asyncio's general check.
+    if PyMethod_Check(callback):
+        callback = <object>PyMethod_GET_FUNCTION(callback)
+    if PyFunction_Check(callback):
+        flags = (<PyCodeObject*>PyFunction_GET_CODE(callback)).co_flags
+        if flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE):
+            return True
+        return getattr(callback, '_is_coroutine', None) is not None and \
+            aio_coroutines.iscoroutinefunction(callback)
+    if type(callback) is type(len):
+        return False
+    return aio_coroutines.iscoroutinefunction(callback)
+
+
+cdef _fileno_of(fd):
+    """asyncio's accepted fd forms: an int or an object with fileno()."""
+    if isinstance(fd, int):
+        fileno = fd
+    else:
+        try:
+            fileno = int(fd.fileno())
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"Invalid file object: {fd!r}") from None
+    if fileno < 0:
+        raise ValueError(f"Invalid file descriptor: {fileno}")
+    return fileno
+
+
+cdef _format_handle(Handle handle):
+    callback = handle._callback
+    if isinstance(getattr(callback, '__self__', None), aio_Task):
+        return repr(callback.__self__)
+    return str(handle)
+
+
+def _run_until_complete_cb(fut):
+    if not fut.cancelled():
+        exc = fut.exception()
+        if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+            # asyncio lets these propagate out of run_until_complete without
+            # stopping the loop here.
+            return
+    fut.get_loop().stop()
+
+
+cdef class Loop:
+
+    def __cinit__(self):
+        self.uvloop = <uv.uv_loop_t*>PyMem_RawMalloc(sizeof(uv.uv_loop_t))
+        if self.uvloop is NULL:
+            raise MemoryError()
+        err = uv.uv_loop_init(self.uvloop)
+        if err < 0:
+            PyMem_RawFree(self.uvloop)
+            self.uvloop = NULL
+            raise convert_error(err)
+        self.uvloop.data = <void*>self
+        self._threadsafe_lock = PyThread_allocate_lock()
+        if self._threadsafe_lock is NULL:
+            raise MemoryError()
+
+    def __init__(self):
+        self._ready = []
+        self._ready_head = 0
+        self._timers = []
+        self._threadsafe_queue = []
+        self._polls = {}
+        self._polls_to_verify = []
+        self._transports = weakref.WeakValueDictionary()
+        self._handles = set()
+        self._signal_handlers = {}
+        self._asyncgens = weakref.WeakSet()
+        self.slow_callback_duration = 0.1
+        self._wakeup_timer = UVTimer.new(self)
+        self._wakeup_async = UVAsync.new(self)
+        self.set_debug(aio_coroutines._is_debug_mode())
+
+    def __dealloc__(self):
+        # A loop that was never closed: Loop.__del__ closed it when possible. What
+        # remains (the loop structure itself) is freed only if libuv agrees it is idle.
+        if self.uvloop is not NULL:
+            if uv.uv_loop_close(self.uvloop) == 0:
+                PyMem_RawFree(self.uvloop)
+            self.uvloop = NULL
+        if self._threadsafe_lock is not NULL:
+            PyThread_free_lock(self._threadsafe_lock)
+            self._threadsafe_lock = NULL
+
+    def __del__(self):
+        if not self._closed:
+            warnings.warn(f"unclosed event loop {self!r}", ResourceWarning,
+                          source=self)
+            if not self.is_running():
+                self.close()
+
+    def __repr__(self):
+        return (f'<{type(self).__module__}.{type(self).__name__} '
+                f'running={self.is_running()} closed={self._closed} '
+                f'debug={self._debug}>')
+
+    # ----- checks -----------------------------------------------------------------
+
+    cdef inline _check_closed(self):
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+
+    cdef _check_thread(self):
+        if self._thread_id is None:
+            return
+        if get_thread_ident() != self._thread_id:
+            raise RuntimeError(
+                "Non-thread-safe operation invoked on an event loop other "
+                "than the current one")
+
+    def _check_running(self):
+        if self.is_running():
+            raise RuntimeError('This event loop is already running')
+        if get_running_loop_or_none() is not None:
+            raise RuntimeError(
+                'Cannot run the event loop while another loop is running')
+
+    # ----- running ----------------------------------------------------------------
+
+    def run_forever(self):
+        """Run until stop() is called."""
+        self._check_closed()
+        self._check_running()
+        self._set_coroutine_origin_tracking(self._debug)
+        old_agen_hooks = sys.get_asyncgen_hooks()
+        try:
+            self._thread_id = get_thread_ident()
+            sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
+                                   finalizer=self._asyncgen_finalizer_hook)
+            set_running_loop(self)
+            self._install_signal_wakeup()
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            self._stopping = False
+            self._thread_id = None
+            self._uninstall_signal_wakeup()
+            set_running_loop(None)
+            self._set_coroutine_origin_tracking(False)
+            sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def run_until_complete(self, future):
+        """Run until the future (or coroutine) is done; return its result."""
+        self._check_closed()
+        self._check_running()
+        new_task = not isfuture(future)
+        future = ensure_future(future, loop=self)
+        if new_task:
+            # An exception in the task is raised here; no need to log it as
+            # "never retrieved" too.
+            future._log_destroy_pending = False
+        done_cb = _run_until_complete_cb
+        future.add_done_callback(done_cb)
+        try:
+            self.run_forever()
+        except BaseException:
+            if new_task and future.done() and not future.cancelled():
+                # Mark the exception retrieved: it propagates from here.
+                future.exception()
+            raise
+        finally:
+            future.remove_done_callback(done_cb)
+        if not future.done():
+            raise RuntimeError('Event loop stopped before Future completed.')
+        return future.result()
+
+    def stop(self):
+        """Stop after the callbacks that are ready now have run."""
+        self._stopping = True
+
+    def is_running(self):
+        return self._thread_id is not None
+
+    def is_closed(self):
+        return self._closed
+
+    def close(self):
+        """Close the loop: drop pending callbacks, close every handle, shut the
+        default executor down without waiting. Idempotent."""
+        if self.is_running():
+            raise RuntimeError("Cannot close a running event loop")
+        if self._closed:
+            return
+        if self._debug:
+            aio_logger.debug("Close %r", self)
+        self._closed = True
+        try:
+            for sig in list(self._signal_handlers):
+                self.remove_signal_handler(sig)
+        finally:
+            self._close_handles()
+            self._ready = []
+            self._ready_head = 0
+            for timer in self._timers:
+                (<TimerHandle>timer)._heap_index = -1
+            if UVLOOP_DEBUG:
+                uvloop_count(UVLOOP_TIMERS_SCHEDULED, -len(self._timers))
+            self._timers = []
+            self._executor_shutdown_called = True
+            executor = self._default_executor
+            if executor is not None:
+                self._default_executor = None
+                executor.shutdown(wait=False)
+
+    cdef _close_handles(self):
+        # Other threads may be inside call_soon_threadsafe(): close the queue under
+        # its lock first, so none of them can touch the async handle once it is gone.
+        with nogil:
+            PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+        self._threadsafe_closed = True
+        self._threadsafe_queue = []
+        PyThread_release_lock(self._threadsafe_lock)
+
+        for poll in list(self._polls.values()):
+            (<UVPoll>poll).close()
+        self._polls.clear()
+        self._polls_to_verify.clear()
+        for sock in (self._signal_wakeup_r, self._signal_wakeup_w):
+            if sock is not None:
+                sock.close()
+        self._signal_wakeup_r = self._signal_wakeup_w = None
+        for handle in list(self._handles):
+            (<UVHandle>handle).close()
+        # Close callbacks run at the end of a loop iteration; requests still in
+        # flight (a write to a closing stream) complete as cancelled meanwhile.
+        while self._handles or uv.uv_loop_alive(self.uvloop):
+            with nogil:
+                uv.uv_run(self.uvloop, uv.UV_RUN_NOWAIT)
+            if self._handles:
+                continue
+            break
+        err = uv.uv_loop_close(self.uvloop)
+        if err == 0:
+            PyMem_RawFree(self.uvloop)
+            self.uvloop = NULL
+        else:
+            aio_logger.error('libuv could not close the loop: %s',
+                             convert_error(err))
+
+    cdef _run_once(self):
+        cdef uv.uv_run_mode mode
+        self._drain_threadsafe_queue()
+        if self._ready_head < len(self._ready) or self._stopping:
+            mode = uv.UV_RUN_NOWAIT
+        else:
+            mode = uv.UV_RUN_ONCE
+            self._arm_wakeup_timer()
+        if self._polls_to_verify:
+            self._verify_polls()
+        with nogil:
+            uv.uv_run(self.uvloop, mode)
+        if self._pending_exception is not None:
+            exc = self._pending_exception
+            self._pending_exception = None
+            raise exc
+        self._drain_threadsafe_queue()
+        self._move_due_timers()
+        self._run_ready()
+
+    cdef _run_ready(self):
+        cdef Handle handle
+        cdef list ready = self._ready
+        cdef Py_ssize_t end = len(ready)
+        while self._ready_head < end:
+            handle = <Handle>ready[self._ready_head]
+            ready[self._ready_head] = None
+            self._ready_head += 1
+            if handle._cancelled:
+                continue
+            if self._debug:
+                self._run_handle_debug(handle)
+            else:
+                handle._run()
+        if self._ready_head == len(ready):
+            del ready[:]
+            self._ready_head = 0
+        elif self._ready_head > 4096:
+            del ready[:self._ready_head]
+            self._ready_head = 0
+
+    cdef _run_handle_debug(self, Handle handle):
+        # asyncio's debug mode: remember the running handle (for the exception
+        # handler) and warn about callbacks slower than slow_callback_duration.
+        self._current_handle = handle
+        try:
+            t0 = self.time()
+            handle._run()
+            dt = self.time() - t0
+            if dt >= self.slow_callback_duration:
+                aio_logger.warning('Executing %s took %.3f seconds',
+                                   _format_handle(handle), dt)
+        finally:
+            self._current_handle = None
+
+    cdef _handle_callback_error(self, exc, source):
+        """Route an exception raised inside a libuv callback: the loop keeps
+        running; KeyboardInterrupt and SystemExit stop it and propagate."""
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            if self._pending_exception is None:
+                self._pending_exception = exc
+            uv.uv_stop(self.uvloop)
+            return
+        self.call_exception_handler({
+            'message': f'Unhandled error in {source!r}',
+            'exception': exc,
+        })
+
+    # ----- scheduling -------------------------------------------------------------
+
+    cdef inline _append_ready(self, Handle handle):
+        self._ready.append(handle)
+
+    cdef Handle _call_soon(self, callback, tuple args, context):
+        cdef Handle handle = Handle.__new__(Handle)
+        handle._callback = callback
+        handle._args = args
+        handle._loop = self
+        handle._context = PyContext_CopyCurrent() if context is None else context
+        if self._debug:
+            handle._source_traceback = extract_stack(sys_getframe(2))
+        self._ready.append(handle)
+        return handle
+
+    def call_soon(self, callback, *args, context=None):
+        """Call callback(*args) at the next iteration, in FIFO order."""
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+        _check_callback(callback, 'call_soon')
+        return self._call_soon(callback, args, context)
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        """Like call_soon(), from any thread; wakes the loop if it sleeps."""
+        self._check_closed()
+        _check_callback(callback, 'call_soon_threadsafe')
+        cdef Handle handle = Handle.__new__(Handle)
+        handle._callback = callback
+        handle._args = args
+        handle._loop = self
+        handle._context = PyContext_CopyCurrent() if context is None else context
+        if self._debug:
+            handle._source_traceback = extract_stack(sys_getframe(1))
+        with nogil:
+            PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+        if self._threadsafe_closed:
+            PyThread_release_lock(self._threadsafe_lock)
+            raise RuntimeError('Event loop is closed')
+        self._threadsafe_queue.append(handle)
+        self._wakeup_async.send()
+        PyThread_release_lock(self._threadsafe_lock)
+        return handle
+
+    cdef _drain_threadsafe_queue(self):
+        cdef list queue
+        # Unlocked peek: a stale answer only delays the handles by one iteration,
+        # and the async handle guarantees that iteration comes.
+        if not self._threadsafe_queue:
+            return
+        fresh = []
+        with nogil:
+            PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+        queue = self._threadsafe_queue
+        self._threadsafe_queue = fresh
+        PyThread_release_lock(self._threadsafe_lock)
+        self._ready.extend(queue)
+
+    def call_later(self, delay, callback, *args, context=None):
+        """Call callback(*args) after `delay` seconds; returns a TimerHandle."""
+        if delay is None:
+            raise TypeError('delay must not be None')
+        timer = self.call_at(self.time() + delay, callback, *args, context=context)
+        if (<TimerHandle>timer)._source_traceback:
+            del (<TimerHandle>timer)._source_traceback[-1]
+        return timer
+
+    def call_at(self, when, callback, *args, context=None):
+        """Call callback(*args) at loop time `when`; returns a TimerHandle."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+        _check_callback(callback, 'call_at')
+        cdef TimerHandle timer = TimerHandle.__new__(TimerHandle)
+        timer._callback = callback
+        timer._args = args
+        timer._loop = self
+        timer._context = PyContext_CopyCurrent() if context is None else context
+        timer._when = when
+        timer._heap_index = -1
+        if self._debug:
+            timer._source_traceback = extract_stack(sys_getframe(1))
+        self._timers_push(timer)
+        return timer
+
+    def time(self):
+        """The loop's clock: CLOCK_MONOTONIC in seconds, as time.monotonic()."""
+        return uv.uv_hrtime() * 1e-9
+
+    # ----- the timer heap ---------------------------------------------------------
+
+    cdef _timers_push(self, TimerHandle timer):
+        self._timer_seq += 1
+        timer._seq = self._timer_seq
+        timer._heap_index = len(self._timers)
+        self._timers.append(timer)
+        self._timers_sift_up(timer._heap_index)
+        if UVLOOP_DEBUG:
+            uvloop_count(UVLOOP_TIMERS_SCHEDULED, 1)
+
+    cdef _timers_remove(self, TimerHandle timer):
+        cdef list heap = self._timers
+        cdef Py_ssize_t pos = timer._heap_index
+        cdef TimerHandle last = <TimerHandle>heap.pop()
+        timer._heap_index = -1
+        if UVLOOP_DEBUG:
+            uvloop_count(UVLOOP_TIMERS_SCHEDULED, -1)
+        if last is timer:
+            return
+        heap[pos] = last
+        last._heap_index = pos
+        self._timers_sift_down(pos)
+        self._timers_sift_up(last._heap_index)
+
+    cdef _timers_sift_up(self, Py_ssize_t pos):
+        cdef list heap = self._timers
+        cdef TimerHandle item = <TimerHandle>heap[pos]
+        cdef TimerHandle parent
+        cdef Py_ssize_t parent_pos
+        while pos > 0:
+            parent_pos = (pos - 1) >> 1
+            parent = <TimerHandle>heap[parent_pos]
+            if not _timer_before(item, parent):
+                break
+            heap[pos] = parent
+            parent._heap_index = pos
+            pos = parent_pos
+        heap[pos] = item
+        item._heap_index = pos
+
+    cdef _timers_sift_down(self, Py_ssize_t pos):
+        cdef list heap = self._timers
+        cdef Py_ssize_t size = len(heap)
+        cdef TimerHandle item = <TimerHandle>heap[pos]
+        cdef TimerHandle child
+        cdef Py_ssize_t child_pos
+        while True:
+            child_pos = 2 * pos + 1
+            if child_pos >= size:
+                break
+            if (child_pos + 1 < size and
+                    _timer_before(<TimerHandle>heap[child_pos + 1],
+                                  <TimerHandle>heap[child_pos])):
+                child_pos += 1
+            child = <TimerHandle>heap[child_pos]
+            if not _timer_before(child, item):
+                break
+            heap[pos] = child
+            child._heap_index = pos
+            pos = child_pos
+        heap[pos] = item
+        item._heap_index = pos
+
+    cdef _move_due_timers(self):
+        cdef TimerHandle timer
+        if not self._timers:
+            return
+        cdef double now = uv.uv_hrtime() * 1e-9
+        while self._timers:
+            timer = <TimerHandle>self._timers[0]
+            if timer._when > now:
+                break
+            self._timers_remove(timer)
+            self._ready.append(timer)
+
+    cdef _arm_wakeup_timer(self):
+        cdef TimerHandle first
+        cdef double delay_ms
+        if not self._timers:
+            self._wakeup_timer.stop()
+            return
+        first = <TimerHandle>self._timers[0]
+        # libuv's timers count whole milliseconds of its own (possibly coarse) clock,
+        # which never runs ahead of uv_hrtime(): rounding the remaining time up from
+        # that clock's reading means the wake-up is never early.
+        uv.uv_update_time(self.uvloop)
+        delay_ms = ceil(first._when * 1e3 - <double>uv.uv_now(self.uvloop))
+        if delay_ms < 0:
+            delay_ms = 0
+        self._wakeup_timer.start(<uint64_t>delay_ms)
+
+    # ----- file descriptors -------------------------------------------------------
+
+    cdef UVPoll _poll_for(self, int fd):
+        poll = self._polls.get(fd)
+        if poll is None:
+            poll = UVPoll.new(self, fd)
+            self._polls[fd] = poll
+        return <UVPoll>poll
+
+    cdef _forget_poll_if_idle(self, UVPoll poll):
+        if poll.reader is None and poll.writer is None:
+            del self._polls[poll.fd]
+            poll.close()
+
+    cdef _verify_polls(self):
+        cdef UVPoll poll
+        for poll in self._polls_to_verify:
+            if poll.is_open() and poll._events and poll.fd_is_closed():
+                # The user closed the fd after add_reader/add_writer: drop the watch
+                # (asyncio's selector would never report it again either).
+                if poll.reader is not None:
+                    poll.reader.cancel()
+                if poll.writer is not None:
+                    poll.writer.cancel()
+                poll.reader = poll.writer = None
+                self._polls.pop(poll.fd, None)
+                poll.close()
+        self._polls_to_verify.clear()
+
+    cdef _add_reader(self, fd, Handle handle):
+        cdef UVPoll poll = self._poll_for(fd)
+        old = poll.reader
+        poll.set_reader(handle)
+        if old is not None:
+            (<Handle>old).cancel()
+
+    cdef bint _remove_reader(self, fd):
+        if self._closed:
+            return False
+        poll = self._polls.get(fd)
+        if poll is None or (<UVPoll>poll).reader is None:
+            return False
+        old = (<UVPoll>poll).reader
+        (<UVPoll>poll).set_reader(None)
+        (<Handle>old).cancel()
+        self._forget_poll_if_idle(<UVPoll>poll)
+        return True
+
+    cdef _add_writer(self, fd, Handle handle):
+        cdef UVPoll poll = self._poll_for(fd)
+        old = poll.writer
+        poll.set_writer(handle)
+        if old is not None:
+            (<Handle>old).cancel()
+
+    cdef bint _remove_writer(self, fd):
+        if self._closed:
+            return False
+        poll = self._polls.get(fd)
+        if poll is None or (<UVPoll>poll).writer is None:
+            return False
+        old = (<UVPoll>poll).writer
+        (<UVPoll>poll).set_writer(None)
+        (<Handle>old).cancel()
+        self._forget_poll_if_idle(<UVPoll>poll)
+        return True
+
+    def _ensure_fd_no_transport(self, fd):
+        fileno = _fileno_of(fd)
+        transport = self._transports.get(fileno)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(
+                f'File descriptor {fd!r} is used by transport {transport!r}')
+        return fileno
+
+    def add_reader(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is readable."""
+        fileno = self._ensure_fd_no_transport(fd)
+        self._check_closed()
+        _check_callback(callback, 'add_reader')
+        self._add_reader(fileno, Handle(callback, args, self, None))
+
+    def remove_reader(self, fd):
+        """Stop watching fd for reading; True if it was watched."""
+        return self._remove_reader(self._ensure_fd_no_transport(fd))
+
+    def add_writer(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is writable."""
+        fileno = self._ensure_fd_no_transport(fd)
+        self._check_closed()
+        _check_callback(callback, 'add_writer')
+        self._add_writer(fileno, Handle(callback, args, self, None))
+
+    def remove_writer(self, fd):
+        """Stop watching fd for writing; True if it was watched."""
+        return self._remove_writer(self._ensure_fd_no_transport(fd))
+
+    # ----- futures and tasks ------------------------------------------------------
+
+    def create_future(self):
+        return aio_Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        """Schedule a coroutine as a Task (through the task factory, if set)."""
+        self._check_closed()
+        if self._task_factory is None:
+            task = aio_Task(coro, loop=self, name=name, context=context)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+        else:
+            if context is None:
+                task = self._task_factory(self, coro)
+            else:
+                task = self._task_factory(self, coro, context=context)
+            if name is not None:
+                task.set_name(name)
+        return task
+
+    def set_task_factory(self, factory):
+        if factory is not None and not callable(factory):
+            raise TypeError('task factory must be a callable or None')
+        self._task_factory = factory
+
+    def get_task_factory(self):
+        return self._task_factory
+
+    # ----- executor ---------------------------------------------------------------
+
+    def run_in_executor(self, executor, func, *args):
+        """Run func(*args) in `executor` (default: a ThreadPoolExecutor)."""
+        self._check_closed()
+        if self._debug:
+            _check_callback(func, 'run_in_executor')
+        if executor is None:
+            if self._executor_shutdown_called:
+                raise RuntimeError('Executor shutdown has been called')
+            executor = self._default_executor
+            if executor is None:
+                executor = concurrent.futures.ThreadPoolExecutor(
+                    thread_name_prefix='asyncio')
+                self._default_executor = executor
+        return wrap_future(executor.submit(func, *args), loop=self)
+
+    def set_default_executor(self, executor):
+        if not isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            raise TypeError('executor must be ThreadPoolExecutor instance')
+        self._default_executor = executor
+
+    async def shutdown_default_executor(self, timeout=None):
+        """Wait for the default executor's threads to finish (up to `timeout`)."""
+        self._executor_shutdown_called = True
+        if self._default_executor is None:
+            return
+        future = self.create_future()
+        thread = threading.Thread(target=self._do_shutdown, args=(future,))
+        thread.start()
+        try:
+            async with asyncio.timeout(timeout):
+                await future
+        except TimeoutError:
+            warnings.warn("The executor did not finishing joining "
+                          f"its threads within {timeout} seconds.",
+                          RuntimeWarning, stacklevel=2)
+            self._default_executor.shutdown(wait=False)
+        else:
+            thread.join()
+
+    def _do_shutdown(self, future):
+        # Runs in its own thread: executor.shutdown(wait=True) blocks.
+        try:
+            self._default_executor.shutdown(wait=True)
+            if not self.is_closed():
+                self.call_soon_threadsafe(
+                    aio_futures._set_result_unless_cancelled, future, None)
+        except Exception as ex:
+            if not self.is_closed() and not future.cancelled():
+                self.call_soon_threadsafe(future.set_exception, ex)
+
+    # ----- async generators -------------------------------------------------------
+
+    def _asyncgen_finalizer_hook(self, agen):
+        self._asyncgens.discard(agen)
+        if not self.is_closed():
+            self.call_soon_threadsafe(self.create_task, agen.aclose())
+
+    def _asyncgen_firstiter_hook(self, agen):
+        if self._asyncgens_shutdown_called:
+            warnings.warn(
+                f"asynchronous generator {agen!r} was scheduled after "
+                f"loop.shutdown_asyncgens() call",
+                ResourceWarning, source=self)
+        self._asyncgens.add(agen)
+
+    async def shutdown_asyncgens(self):
+        """Close every async generator that is still open."""
+        self._asyncgens_shutdown_called = True
+        if not len(self._asyncgens):
+            return
+        closing_agens = list(self._asyncgens)
+        self._asyncgens.clear()
+        results = await asyncio.gather(
+            *[ag.aclose() for ag in closing_agens], return_exceptions=True)
+        for result, agen in zip(results, closing_agens):
+            if isinstance(result, Exception):
+                self.call_exception_handler({
+                    'message': f'an error occurred during closing of '
+                               f'asynchronous generator {agen!r}',
+                    'exception': result,
+                    'asyncgen': agen,
+                })
+
+    # ----- errors and debug -------------------------------------------------------
+
+    def get_exception_handler(self):
+        return self._exception_handler
+
+    def set_exception_handler(self, handler):
+        if handler is not None and not callable(handler):
+            raise TypeError(f'A callable object or None is expected, '
+                            f'got {handler!r}')
+        self._exception_handler = handler
+
+    def default_exception_handler(self, context):
+        """Log the context: the message, the exception with its traceback, and
+        (in debug mode) where the failing handle was created."""
+        aio_base_events.BaseEventLoop.default_exception_handler(self, context)
+
+    def call_exception_handler(self, context):
+        """Pass `context` to the exception handler; errors there are logged."""
+        if self._exception_handler is None:
+            try:
+                self.default_exception_handler(context)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                aio_logger.error('Exception in default exception handler',
+                                 exc_info=True)
+            return
+        try:
+            ctx = None
+            thing = context.get("task")
+            if thing is None:
+                thing = context.get("future")
+            if thing is None:
+                thing = context.get("handle")
+            if thing is not None and hasattr(thing, "get_context"):
+                ctx = thing.get_context()
+            if ctx is not None and hasattr(ctx, "run"):
+                ctx.run(self._exception_handler, self, context)
+            else:
+                self._exception_handler(self, context)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            try:
+                self.default_exception_handler({
+                    'message': 'Unhandled error in exception handler',
+                    'exception': exc,
+                    'context': context,
+                })
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException:
+                aio_logger.error('Exception in default exception handler '
+                                 'while handling an unexpected error '
+                                 'in custom exception handler',
+                                 exc_info=True)
+
+    def get_debug(self):
+        return self._debug
+
+    def set_debug(self, enabled):
+        self._debug = bool(enabled)
+        if self.is_running():
+            self.call_soon_threadsafe(self._set_coroutine_origin_tracking,
+                                      self._debug)
+
+    def _set_coroutine_origin_tracking(self, enabled):
+        if bool(enabled) == self._coroutine_origin_tracking_enabled:
+            return
+        if enabled:
+            self._coroutine_origin_tracking_saved_depth = (
+                sys.get_coroutine_origin_tracking_depth())
+            sys.set_coroutine_origin_tracking_depth(
+                aio_constants.DEBUG_STACK_DEPTH)
+        else:
+            sys.set_coroutine_origin_tracking_depth(
+                self._coroutine_origin_tracking_saved_depth)
+        self._coroutine_origin_tracking_enabled = bool(enabled)
+
+    # ----- signals ----------------------------------------------------------------
+
+    cdef _install_signal_wakeup(self):
+        # Python's C signal handler only sets a flag; while this thread sleeps in
+        # uv_run() nothing would run the Python-level handler (KeyboardInterrupt,
+        # asyncio.Runner's SIGINT handler). The wakeup fd makes the loop wake up and
+        # run them, as asyncio's selector loop does through EINTR.
+        if self._wakeup_fd_installed or \
+                threading.current_thread() is not threading.main_thread():
+            return
+        if self._signal_wakeup_r is None:
+            self._signal_wakeup_r, self._signal_wakeup_w = socket_module.socketpair()
+            self._signal_wakeup_r.setblocking(False)
+            self._signal_wakeup_w.setblocking(False)
+        try:
+            self._saved_wakeup_fd = signal_module.set_wakeup_fd(
+                self._signal_wakeup_w.fileno(), warn_on_full_buffer=False)
+        except (ValueError, OSError):
+            # Not the main interpreter, or the fd cannot be used: run without it.
+            return
+        self._wakeup_fd_installed = True
+        self._add_reader(self._signal_wakeup_r.fileno(),
+                         Handle(self._read_signal_wakeups, (), self, None))
+
+    cdef _uninstall_signal_wakeup(self):
+        # Signal handlers added with add_signal_handler keep the wakeup fd, as in
+        # asyncio, so their signals are still delivered at the next run.
+        if not self._wakeup_fd_installed or self._signal_handlers:
+            return
+        self._remove_reader(self._signal_wakeup_r.fileno())
+        try:
+            signal_module.set_wakeup_fd(self._saved_wakeup_fd)
+        except (ValueError, OSError):
+            pass
+        self._saved_wakeup_fd = None
+        self._wakeup_fd_installed = False
+
+    def _read_signal_wakeups(self):
+        while True:
+            try:
+                data = self._signal_wakeup_r.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                break
+            for signum in data:
+                handle = self._signal_handlers.get(signum)
+                if handle is None:
+                    continue
+                if (<Handle>handle)._cancelled:
+                    self.remove_signal_handler(signum)
+                else:
+                    self._append_ready(<Handle>handle)
+        # Run Python-level signal handlers now (e.g. raise KeyboardInterrupt).
+        PyErr_CheckSignals()
+
+    def _check_signal(self, sig):
+        if not isinstance(sig, int):
+            raise TypeError(f'sig must be an int, not {sig!r}')
+        if sig not in signal_module.valid_signals():
+            raise ValueError(f'invalid signal number {sig}')
+
+    def add_signal_handler(self, sig, callback, *args):
+        """Call callback(*args) when signal `sig` arrives (main thread only)."""
+        if (aio_coroutines.iscoroutine(callback) or
+                aio_coroutines.iscoroutinefunction(callback)):
+            raise TypeError("coroutines cannot be used with add_signal_handler()")
+        self._check_signal(sig)
+        self._check_closed()
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError('set_wakeup_fd only works in main thread '
+                               'of the main interpreter')
+        self._install_signal_wakeup()
+        if not self._wakeup_fd_installed:
+            raise RuntimeError('set_wakeup_fd only works in main thread '
+                               'of the main interpreter')
+        self._signal_handlers[sig] = Handle(callback, args, self, None)
+        try:
+            # A no-op Python handler: the C handler writes the signal number to the
+            # wakeup fd, and _read_signal_wakeups dispatches it.
+            signal_module.signal(sig, _sighandler_noop)
+            signal_module.siginterrupt(sig, False)
+        except OSError as exc:
+            del self._signal_handlers[sig]
+            if not self._signal_handlers and not self.is_running():
+                self._uninstall_signal_wakeup()
+            if exc.errno == EINVAL_CODE:
+                raise RuntimeError(f'sig {sig} cannot be caught')
+            raise
+
+    def remove_signal_handler(self, sig):
+        """Remove the handler of `sig`; True if there was one."""
+        self._check_signal(sig)
+        try:
+            del self._signal_handlers[sig]
+        except KeyError:
+            return False
+        if sig == signal_module.SIGINT:
+            handler = signal_module.default_int_handler
+        else:
+            handler = signal_module.SIG_DFL
+        try:
+            signal_module.signal(sig, handler)
+        except OSError as exc:
+            if exc.errno == EINVAL_CODE:
+                raise RuntimeError(f'sig {sig} cannot be caught')
+            raise
+        if not self._signal_handlers and not self.is_running():
+            self._uninstall_signal_wakeup()
+        return True
+
+    # ----- DNS --------------------------------------------------------------------
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        """socket.getaddrinfo() without blocking the loop. Numeric hosts and ports
+        are resolved at once; names go to the default executor, as in asyncio."""
+        if _is_numeric_service(port):
+            try:
+                return socket_module.getaddrinfo(
+                    host, port, family, type, proto,
+                    flags | socket_module.AI_NUMERICHOST |
+                    socket_module.AI_NUMERICSERV)
+            except socket_module.gaierror:
+                pass
+        return await self.run_in_executor(
+            None, socket_module.getaddrinfo, host, port, family, type, proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        """socket.getnameinfo() without blocking the loop."""
+        numeric = socket_module.NI_NUMERICHOST | socket_module.NI_NUMERICSERV
+        if flags & numeric == numeric:
+            return socket_module.getnameinfo(sockaddr, flags)
+        return await self.run_in_executor(
+            None, socket_module.getnameinfo, sockaddr, flags)
+
+    # ----- sockets (the sock_* methods; the machinery is in sockets.pyx) -------------
+
+    async def sock_recv(self, sock, n):
+        """Receive up to n bytes from a non-blocking socket."""
+        _check_nonblocking_socket(sock)
+        try:
+            return sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, False, sock.recv, (n,))
+
+    async def sock_recv_into(self, sock, buf):
+        """Receive into buf; returns the number of bytes received."""
+        _check_nonblocking_socket(sock)
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, False, sock.recv_into, (buf,))
+
+    async def sock_recvfrom(self, sock, bufsize):
+        """Receive a datagram: (bytes, address)."""
+        _check_nonblocking_socket(sock)
+        try:
+            return sock.recvfrom(bufsize)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, False, sock.recvfrom, (bufsize,))
+
+    async def sock_recvfrom_into(self, sock, buf, nbytes=0):
+        """Receive a datagram into buf: (nbytes, address)."""
+        _check_nonblocking_socket(sock)
+        if not nbytes:
+            nbytes = len(buf)
+        try:
+            return sock.recvfrom_into(buf, nbytes)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, False, sock.recvfrom_into, (buf, nbytes))
+
+    async def sock_sendall(self, sock, data):
+        """Send all of data; returns None once the kernel took every byte."""
+        _check_nonblocking_socket(sock)
+        try:
+            n = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        if n == len(data):
+            return
+        sender = _SendAll(sock, data, n)
+        return await self._sock_wait(sock, True, sender, ())
+
+    async def sock_sendto(self, sock, data, address):
+        """Send a datagram to address; returns the number of bytes sent."""
+        _check_nonblocking_socket(sock)
+        try:
+            return sock.sendto(data, address)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, True, sock.sendto, (data, 0, address))
+
+    async def sock_connect(self, sock, address):
+        """Connect a non-blocking socket (resolving host names first)."""
+        _check_nonblocking_socket(sock)
+        if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
+            resolved = await aio_base_events.BaseEventLoop._ensure_resolved(
+                self, address, family=sock.family, type=sock.type,
+                proto=sock.proto, loop=self)
+            address = resolved[0][4]
+        try:
+            sock.connect(address)
+            return
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, True, _ConnectResult(sock, address), ())
+
+    async def sock_accept(self, sock):
+        """Accept a connection: (non-blocking socket, address)."""
+        _check_nonblocking_socket(sock)
+        try:
+            return _accept_nonblocking(sock)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._sock_wait(sock, False, _accept_nonblocking, (sock,))
+
+    async def sock_sendfile(self, sock, file, offset=0, count=None, *,
+                            fallback=True):
+        """Send a file over a socket with the kernel's sendfile()."""
+        _check_nonblocking_socket(sock)
+        return await aio_base_events.BaseEventLoop.sock_sendfile(
+            self, sock, file, offset, count, fallback=fallback)
+
+    def _check_sendfile_params(self, sock, file, offset, count):
+        return aio_base_events.BaseEventLoop._check_sendfile_params(
+            self, sock, file, offset, count)
+
+    async def _sock_sendfile_native(self, sock, file, offset, count):
+        return await _sock_sendfile_native(self, sock, file, offset, count)
+
+    async def _sock_sendfile_fallback(self, sock, file, offset, count):
+        return await aio_base_events.BaseEventLoop._sock_sendfile_fallback(
+            self, sock, file, offset, count)
+
+    def _sock_wait(self, sock, bint for_write, operation, tuple args):
+        """A future for operation(*args), retried each time sock is ready."""
+        fut = self.create_future()
+        fileno = self._ensure_fd_no_transport(sock)
+        handle = Handle(_retry_sock_operation, (fut, operation, args), self, None)
+        if for_write:
+            self._add_writer(fileno, handle)
+        else:
+            self._add_reader(fileno, handle)
+        fut.add_done_callback(
+            functools.partial(_stop_sock_wait, self, fileno, for_write, handle))
+        return fut
+
+    # ----- not built yet ------------------------------------------------------------
+    # Each raises NotImplementedError until its issue lands (README compatibility table).
+
+    async def create_connection(self, *args, **kwargs):
+        raise NotImplementedError('loop.create_connection() is not built yet')
+
+    async def create_server(self, *args, **kwargs):
+        raise NotImplementedError('loop.create_server() is not built yet')
+
+    async def create_unix_connection(self, *args, **kwargs):
+        raise NotImplementedError('loop.create_unix_connection() is not built yet')
+
+    async def create_unix_server(self, *args, **kwargs):
+        raise NotImplementedError('loop.create_unix_server() is not built yet')
+
+    async def connect_accepted_socket(self, *args, **kwargs):
+        raise NotImplementedError('loop.connect_accepted_socket() is not built yet')
+
+    async def create_datagram_endpoint(self, *args, **kwargs):
+        raise NotImplementedError('loop.create_datagram_endpoint() is not built yet')
+
+    async def sendfile(self, *args, **kwargs):
+        raise NotImplementedError('loop.sendfile() is not built yet')
+
+    async def start_tls(self, *args, **kwargs):
+        raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
+
+    async def connect_read_pipe(self, *args, **kwargs):
+        raise NotImplementedError('loop.connect_read_pipe() is not built yet')
+
+    async def connect_write_pipe(self, *args, **kwargs):
+        raise NotImplementedError('loop.connect_write_pipe() is not built yet')
+
+    async def subprocess_exec(self, *args, **kwargs):
+        raise NotImplementedError('loop.subprocess_exec() is not built yet')
+
+    async def subprocess_shell(self, *args, **kwargs):
+        raise NotImplementedError('loop.subprocess_shell() is not built yet')
+
+
+cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
+    return a._when < b._when or (a._when == b._when and a._seq < b._seq)
+
+
+cdef int EINVAL_CODE = 22
+
+
+def _sighandler_noop(signum, frame):
+    """Python-level handler for signals dispatched through the wakeup fd."""
+
+
+cdef bint _is_numeric_service(port):
+    if port is None or isinstance(port, int):
+        return True
+    if isinstance(port, (str, bytes)):
+        return port.isdigit()
+    return False
+
+
+def libuv_get_loop_t_ptr(loop):
+    """A PyCapsule holding the loop's uv_loop_t* (for C libraries)."""
+    cdef Loop uvl = <Loop?>loop
+    return PyCapsule_New(<void*>uvl.uvloop, NULL, NULL)
+
+
+def libuv_get_version():
+    """libuv's version as an int, as uv_version() returns it."""
+    return uv.uv_version()
+
+
+def libuv_version_string():
+    return uv.uv_version_string().decode()
+
+
+def _debug_counters():
+    """Live-object counters of a debug build (UVLOOP_DEBUG=1), else None."""
+    if not UVLOOP_DEBUG:
+        return None
+    return {
+        'handles_live': uvloop_counter_value(UVLOOP_HANDLES_LIVE),
+        'handles_total': uvloop_counter_value(UVLOOP_HANDLES_TOTAL),
+        'requests_live': uvloop_counter_value(UVLOOP_REQUESTS_LIVE),
+        'callback_handles_live': uvloop_counter_value(UVLOOP_CB_HANDLES_LIVE),
+        'timers_scheduled': uvloop_counter_value(UVLOOP_TIMERS_SCHEDULED),
+    }
+
+
+from cpython.pycapsule cimport PyCapsule_New
