@@ -1,0 +1,53 @@
+# Two commands for users: `make demo` and `make test`. Both set up everything they
+# need (virtualenv, Cython, libuv) on a fresh machine.
+
+PYTHON ?= python3
+BUILD_DEPS = 'setuptools>=64' wheel 'Cython>=3.0.11,<3.3'
+TEST_DEPS = 'pytest>=7'
+SOURCES = $(shell find uvloop -name '*.pyx' -o -name '*.pxd' -o -name '*.py' -o -name '*.h') \
+          setup.py pyproject.toml
+LIBUV = vendor/libuv/src-tree/include/uv.h
+PYTEST_ARGS ?=
+
+# The release build lives in .venv (demo, benchmarks); the debug build, with the live
+# handle counters the leak checks read, in .venv-debug (tests).
+VENV = .venv
+VENV_DEBUG = .venv-debug
+
+.PHONY: all build debug test test-ft demo bench clean
+
+all: build
+
+$(LIBUV):
+	vendor/libuv/fetch
+
+%/bin/python:
+	$(PYTHON) -m venv $*
+	$*/bin/pip install --quiet --upgrade pip
+	$*/bin/pip install --quiet $(BUILD_DEPS) $(TEST_DEPS)
+
+$(VENV)/.built: $(VENV)/bin/python $(LIBUV) $(SOURCES)
+	UVLOOP_DEBUG=0 $(VENV)/bin/pip install --quiet --no-build-isolation --no-deps .
+	touch $@
+
+$(VENV_DEBUG)/.built: $(VENV_DEBUG)/bin/python $(LIBUV) $(SOURCES)
+	UVLOOP_DEBUG=1 $(VENV_DEBUG)/bin/pip install --quiet --no-build-isolation --no-deps .
+	touch $@
+
+build: $(VENV)/.built
+
+debug: $(VENV_DEBUG)/.built
+
+# pytest is started from tests/ so that the installed package is imported, never the
+# source tree.
+test: debug
+	cd tests && UVLOOP_REQUIRE_DEBUG=1 ../$(VENV_DEBUG)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+demo: build
+	$(VENV)/bin/python examples/demo.py
+
+bench: build
+	$(PYTHON) bench/bench_core.py
+
+clean:
+	rm -rf build dist *.egg-info uvloop/*.so uvloop/*.c $(VENV)/.built $(VENV_DEBUG)/.built

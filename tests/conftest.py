@@ -1,0 +1,77 @@
+"""Shared fixtures: every behavioural test runs on our loop and on asyncio's loop.
+
+`loop` is parametrized over both, so a test that passes on both proves "same as
+asyncio". With the debug build (`make test`), each test on our loop also checks that
+no libuv handle, timer or callback handle outlived the loop.
+"""
+
+import asyncio
+import gc
+import os
+
+import pytest
+
+import uvloop
+
+LOOP_FACTORIES = {
+    'uvloop': uvloop.new_event_loop,
+    'asyncio': asyncio.new_event_loop,
+}
+
+
+def pytest_configure(config):
+    if os.environ.get('UVLOOP_REQUIRE_DEBUG') and uvloop.loop._debug_counters() is None:
+        raise pytest.UsageError(
+            'this run needs the debug build of uvloop (UVLOOP_DEBUG=1): `make test`')
+
+
+def debug_counters():
+    """The debug build's live counters after a full collection, or None."""
+    gc.collect()
+    return uvloop.loop._debug_counters()
+
+
+def assert_no_leaks(before):
+    """Assert that the live counters are back where `before` recorded them."""
+    if before is None:
+        return
+    after = debug_counters()
+    for name in ('handles_live', 'requests_live', 'timers_scheduled',
+                 'callback_handles_live'):
+        assert after[name] == before[name], (
+            f'{name}: {before[name]} before, {after[name]} after')
+
+
+def close_loop(loop):
+    if loop.is_closed():
+        return
+    if not loop.is_running():
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+@pytest.fixture(params=sorted(LOOP_FACTORIES))
+def loop_kind(request):
+    return request.param
+
+
+@pytest.fixture
+def loop(loop_kind):
+    """A new loop of each kind; closed after the test, then checked for leaks."""
+    before = debug_counters() if loop_kind == 'uvloop' else None
+    new_loop = LOOP_FACTORIES[loop_kind]()
+    yield new_loop
+    close_loop(new_loop)
+    del new_loop
+    assert_no_leaks(before)
+
+
+@pytest.fixture
+def uvloop_loop():
+    """Our loop only: for uvloop's own API and guarantees asyncio does not make."""
+    before = debug_counters()
+    new_loop = uvloop.new_event_loop()
+    yield new_loop
+    close_loop(new_loop)
+    del new_loop
+    assert_no_leaks(before)
