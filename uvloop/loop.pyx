@@ -401,7 +401,7 @@ cdef class Loop:
         handle._loop = self
         handle._context = PyContext_CopyCurrent() if context is None else context
         if self._debug:
-            handle._source_traceback = extract_stack(sys_getframe(2))
+            handle._source_traceback = extract_stack(sys_getframe(0))
         self._ready.append(handle)
         return handle
 
@@ -423,7 +423,7 @@ cdef class Loop:
         handle._loop = self
         handle._context = PyContext_CopyCurrent() if context is None else context
         if self._debug:
-            handle._source_traceback = extract_stack(sys_getframe(1))
+            handle._source_traceback = extract_stack(sys_getframe(0))
         with nogil:
             PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
         if self._threadsafe_closed:
@@ -452,10 +452,7 @@ cdef class Loop:
         """Call callback(*args) after `delay` seconds; returns a TimerHandle."""
         if delay is None:
             raise TypeError('delay must not be None')
-        timer = self.call_at(self.time() + delay, callback, *args, context=context)
-        if (<TimerHandle>timer)._source_traceback:
-            del (<TimerHandle>timer)._source_traceback[-1]
-        return timer
+        return self.call_at(self.time() + delay, callback, *args, context=context)
 
     def call_at(self, when, callback, *args, context=None):
         """Call callback(*args) at loop time `when`; returns a TimerHandle."""
@@ -473,7 +470,7 @@ cdef class Loop:
         timer._when = when
         timer._heap_index = -1
         if self._debug:
-            timer._source_traceback = extract_stack(sys_getframe(1))
+            timer._source_traceback = extract_stack(sys_getframe(0))
         self._timers_push(timer)
         return timer
 
