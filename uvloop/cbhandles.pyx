@@ -14,6 +14,7 @@ cdef _new_context_or(context):
     return context
 
 
+@cython.freelist(256)
 cdef class Handle:
 
     def __cinit__(self):
@@ -96,6 +97,7 @@ cdef class Handle:
         return '<{}>'.format(' '.join(self._repr_info()))
 
 
+@cython.freelist(256)
 cdef class TimerHandle(Handle):
 
     def __init__(self, when, callback, args, loop, context=None):
