@@ -8,6 +8,8 @@ no libuv handle, timer or callback handle outlived the loop.
 import asyncio
 import gc
 import os
+import sys
+import sysconfig
 
 import pytest
 
@@ -23,6 +25,10 @@ def pytest_configure(config):
     if os.environ.get('UVLOOP_REQUIRE_DEBUG') and uvloop.loop._debug_counters() is None:
         raise pytest.UsageError(
             'this run needs the debug build of uvloop (UVLOOP_DEBUG=1): `make test`')
+    if sysconfig.get_config_var('Py_GIL_DISABLED') and sys._is_gil_enabled():
+        raise pytest.UsageError(
+            'free-threaded CPython, but the GIL is on: importing uvloop (or another '
+            'extension) re-enabled it')
 
 
 def debug_counters():

@@ -406,7 +406,8 @@ cdef class Loop:
 
     def call_soon_threadsafe(self, callback, *args, context=None):
         """Like call_soon(), from any thread; wakes the loop if it sleeps."""
-        self._check_closed()
+        # No unlocked _check_closed(): `_threadsafe_closed`, read under the lock
+        # below, is the answer that cannot race with close() in the loop's thread.
         _check_callback(callback, 'call_soon_threadsafe', self._debug)
         cdef Handle handle = Handle.__new__(Handle)
         _init_handle(handle, self, callback, args, context)
