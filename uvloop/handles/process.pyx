@@ -294,11 +294,18 @@ cdef class UVProcess(UVHandle):
                     __forking_plan = &child.plan
                     __forking_preexec_fn = child.preexec_fn
                     __forking = True
-                    # The GIL stays held through uv_spawn(): the child inherits it, and
-                    # needs it to run preexec_fn.
                     PyOS_BeforeFork()
-                    err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
-                                      &options)
+                    if child.preexec_fn is not None:
+                        # The child needs the GIL to run preexec_fn: fork while
+                        # holding it, so that the child's copy of this thread holds it.
+                        err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
+                                          &options)
+                    else:
+                        # No Python runs in the child: let other threads run during
+                        # fork() and the wait for exec.
+                        with nogil:
+                            err = uv.uv_spawn(loop.uvloop,
+                                              <uv.uv_process_t*>self._handle, &options)
                     spawned = True
                     PyOS_AfterFork_Parent()
                 finally:
