@@ -42,6 +42,13 @@ cdef bint __atfork_registered = False
 # _fail_next_spawn below).
 cdef bint __fail_next_spawn = False
 
+# How the child is made. By default libuv's fork() is a vfork() (spawn.h) unless the
+# child must run Python (preexec_fn): then a real fork(), and the child set-up runs
+# from the pthread_atfork child handler. Both paths run the same child code;
+# UVLOOP_SPAWN_WITH_FORK=1 in the environment (or _spawn_with_fork(True)) forces
+# fork() for every spawn, so that tests can cover that path too.
+cdef bint __spawn_with_fork = os.environ.get('UVLOOP_SPAWN_WITH_FORK', '') not in ('', '0')
+
 
 cdef void __atfork_child() noexcept nogil:
     # In every child of every fork() of this process. Acts only in the child of the
@@ -90,6 +97,22 @@ def _fail_next_spawn():
     critical section, through libuv's own error path (an invalid stdio fd)."""
     global __fail_next_spawn
     __fail_next_spawn = True
+
+
+def _spawn_with_fork(force=None):
+    """Tests only: force fork() (True) or allow vfork() (False) for spawns without
+    preexec_fn; return the previous setting."""
+    global __spawn_with_fork
+    previous = __spawn_with_fork
+    if force is not None:
+        __spawn_with_fork = force
+    return previous
+
+
+def _fork_calls():
+    """Tests only: how many times libuv called fork() (routed to spawn.h's
+    uvloop_fork; stays 0 with a system libuv)."""
+    return uvloop_fork_calls
 
 
 def _spawn_state():
@@ -235,7 +258,7 @@ cdef class UVProcess(UVHandle):
     cdef _init(self, Loop loop, ChildPlan child, exit_callback):
         global __forking, __forking_thread, __forking_loop, __forking_handler
         global __forking_plan, __forking_preexec_fn, __atfork_registered
-        global __fail_next_spawn
+        global __fail_next_spawn, uvloop_vfork_plan, uvloop_vfork_thread
         cdef uv.uv_process_options_t options
         cdef uv.uv_stdio_container_t bad_stdio
         cdef int err = 0
@@ -294,6 +317,9 @@ cdef class UVProcess(UVHandle):
                     __forking_plan = &child.plan
                     __forking_preexec_fn = child.preexec_fn
                     __forking = True
+                    if child.preexec_fn is None and not __spawn_with_fork:
+                        uvloop_vfork_thread = pthread_self()
+                        uvloop_vfork_plan = &child.plan
                     PyOS_BeforeFork()
                     if child.preexec_fn is not None:
                         # The child needs the GIL to run preexec_fn: fork while
@@ -309,6 +335,7 @@ cdef class UVProcess(UVHandle):
                     spawned = True
                     PyOS_AfterFork_Parent()
                 finally:
+                    uvloop_vfork_plan = NULL
                     __forking = False
                     __forking_loop = None
                     __forking_handler = NULL

@@ -34,6 +34,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <pthread.h>
+
+/* setup.py compiles the vendored libuv with -Dfork=uvloop_fork: its one fork() call
+ * (src/unix/process.c) lands in uvloop_fork() below. Here we need the real one. */
+#ifdef fork
+#undef fork
+extern pid_t fork(void);
+#endif
 
 typedef struct {
     int errpipe;               /* write end of the error pipe, close-on-exec, >= 3 */
@@ -222,6 +230,32 @@ static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
     if (saved_errno == 0)
         saved_errno = plan->exec_count > 0 ? errno : ENOENT;
     uvloop_spawn_fail(plan, saved_errno, 'x');
+}
+
+
+/* Set, under the spawn lock, while a spawn whose child runs no Python (no preexec_fn)
+ * is inside uv_spawn(): its fork() may then be a vfork(). */
+static const uvloop_spawn_plan *uvloop_vfork_plan = NULL;
+static pthread_t uvloop_vfork_thread;
+static int uvloop_fork_calls = 0;   /* tests: proves libuv's fork() comes here */
+
+/* libuv's fork(). For our own spawns that allow it, vfork(): the parent's page tables
+ * are not copied and it takes no copy-on-write faults afterwards (fork() of a Python
+ * process costs milliseconds). The vfork child shares our memory while the forking
+ * thread is suspended: it runs uvloop_spawn_child(), which only reads the plan, and
+ * never returns here (it execs or _exits). libuv blocked signals around this call, so
+ * no handler can run in the child before it resets them; the child has its own fd
+ * table, signal dispositions, cwd and umask. Any other fork() is a real fork(). */
+pid_t uvloop_fork(void) {
+    const uvloop_spawn_plan *plan = uvloop_vfork_plan;
+    pid_t pid;
+    __atomic_add_fetch(&uvloop_fork_calls, 1, __ATOMIC_RELAXED);
+    if (plan == NULL || !pthread_equal(uvloop_vfork_thread, pthread_self()))
+        return fork();
+    pid = vfork();
+    if (pid == 0)
+        uvloop_spawn_child(plan);
+    return pid;
 }
 
 #endif

@@ -25,6 +25,9 @@ cdef extern from "includes/spawn.h" nogil:
 
     void uvloop_spawn_child(const uvloop_spawn_plan* plan)
 
+    const uvloop_spawn_plan* uvloop_vfork_plan
+    int uvloop_fork_calls
+
 
 cdef extern from "pthread.h" nogil:
     ctypedef unsigned long pthread_t
@@ -34,3 +37,7 @@ cdef extern from "pthread.h" nogil:
                        void (*parent)() noexcept nogil,
                        void (*child)() noexcept nogil)
     int pthread_sigmask(int how, const sigset_t* set, sigset_t* oldset)
+
+
+cdef extern from "includes/spawn.h" nogil:
+    pthread_t uvloop_vfork_thread
