@@ -137,6 +137,8 @@ class ProcessTransport(asyncio.SubprocessTransport):
         self._pipes = {}
         self._finished = False
         self._pipe_files = (None, None, None)
+        self._connecting = None
+        self._connection_made = False
         try:
             self._start(args, shell, stdin, stdout, stderr, popen_kwargs)
         except:
@@ -297,13 +299,17 @@ class ProcessTransport(asyncio.SubprocessTransport):
         if self._closed:
             return
         self._closed = True
-        for proto in self._pipes.values():
+        for fd, proto in list(self._pipes.items()):
             if proto is not None:
                 proto.pipe.close()
-        for fd, f in enumerate(self._pipe_files):
-            # A pipe not connected yet (closed before _connect_pipes got to it).
-            if f is not None and self._pipes.get(fd) is None:
-                f.close()
+            elif fd != self._connecting:
+                # Never connected (connecting failed, or close() came first): close
+                # our end here and stop waiting for it, or the transport would never
+                # finish. The one being connected is closed by _connect_pipes.
+                del self._pipes[fd]
+                f = self._pipe_files[fd]
+                if f is not None:
+                    f.close()
         if self._uvprocess is not None and self._returncode is None:
             if self._loop.get_debug():
                 aio_logger.warning('Close running child process: kill %r', self)
@@ -311,6 +317,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
                 (<UVProcess>self._uvprocess).send_signal(SIGKILL)
             except ProcessLookupError:
                 pass
+        self._try_finish()
 
     def __del__(self, _warn=warnings.warn):
         if not self._closed:
@@ -353,23 +360,29 @@ class ProcessTransport(asyncio.SubprocessTransport):
         try:
             loop = self._loop
             for fd, f in enumerate(self._pipe_files):
-                if f is None:
-                    continue
-                if self._closed:
-                    # close() ran before this pipe was connected: drop it, so that
-                    # the transport can still finish.
-                    f.close()
-                    del self._pipes[fd]
-                    continue
+                if f is None or fd not in self._pipes:
+                    continue    # no pipe, or close() already dropped it
                 connect = loop.connect_write_pipe if fd == 0 else \
                     loop.connect_read_pipe
-                _, proto = await connect(functools.partial(_PipeProtocol, self, fd), f)
+                self._connecting = fd
+                try:
+                    _, proto = await connect(
+                        functools.partial(_PipeProtocol, self, fd), f)
+                except BaseException:
+                    if self._closed:
+                        del self._pipes[fd]
+                        f.close()
+                        self._try_finish()
+                    raise
+                finally:
+                    self._connecting = None
                 self._pipes[fd] = proto
                 if self._closed:
-                    # close() ran while we waited: it could not close this one.
+                    # close() ran while we waited: it left this one to us.
                     proto.pipe.close()
             assert self._pending_calls is not None
             self._try_finish()
+            self._connection_made = True
             loop.call_soon(self._protocol.connection_made, self)
             for callback, data in self._pending_calls:
                 loop.call_soon(callback, *data)
@@ -377,6 +390,10 @@ class ProcessTransport(asyncio.SubprocessTransport):
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
+            # The protocol will not be connected: drop what was queued for it, so
+            # that the transport can still finish (and _wait() return) once the
+            # caller closed it.
+            self._pending_calls = None
             if waiter is not None and not waiter.cancelled():
                 waiter.set_exception(exc)
         else:
@@ -386,6 +403,8 @@ class ProcessTransport(asyncio.SubprocessTransport):
     def _call(self, cb, *data):
         if self._pending_calls is not None:
             self._pending_calls.append((cb, data))
+        elif cb != self._call_connection_lost and not self._connection_made:
+            return      # the protocol was never connected (see _connect_pipes)
         else:
             self._loop.call_soon(cb, *data)
 
@@ -414,7 +433,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
         return await waiter
 
     def _try_finish(self):
-        if self._finished or self._returncode is None:
+        if self._finished or self._returncode is None or self._loop is None:
             return
         if all(p is not None and p.disconnected for p in self._pipes.values()):
             self._finished = True
@@ -422,7 +441,8 @@ class ProcessTransport(asyncio.SubprocessTransport):
 
     def _call_connection_lost(self, exc):
         try:
-            self._protocol.connection_lost(exc)
+            if self._connection_made:
+                self._protocol.connection_lost(exc)
         finally:
             for waiter in self._exit_waiters:
                 if not waiter.cancelled():
