@@ -588,9 +588,9 @@ def test_callback_order_with_pipes(pipes):
         transport, protocol = await loop.subprocess_exec(
             lambda: RecordingProtocol(loop), 'sh', '-c', 'echo out; echo err >&2',
             stdin=PIPE, stdout=PIPE, stderr=PIPE)
-        assert isinstance(transport.get_pipe_transport(0), asyncio.WriteTransport)
-        assert isinstance(transport.get_pipe_transport(1), asyncio.ReadTransport)
-        assert isinstance(transport.get_pipe_transport(2), asyncio.ReadTransport)
+        assert callable(transport.get_pipe_transport(0).write)
+        assert callable(transport.get_pipe_transport(1).pause_reading)
+        assert callable(transport.get_pipe_transport(2).pause_reading)
         transport.get_pipe_transport(0).close()
         await protocol.done
         transport.close()

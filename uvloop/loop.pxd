@@ -2,10 +2,12 @@
 # fields. The handle and transport .pyx files are included into loop.pyx.
 
 from libc.stdint cimport uint64_t, int64_t
+from cpython.object cimport PyObject
 
 from .includes cimport uv
 from .includes.python cimport PyThread_type_lock
 from .includes.spawn cimport uvloop_spawn_plan
+from .includes.system cimport sockaddr_storage, socklen_t
 
 
 cdef class Loop
@@ -16,6 +18,9 @@ include "handles/handle.pxd"
 include "handles/timer.pxd"
 include "handles/async_.pxd"
 include "handles/poll.pxd"
+include "sockaddr.pxd"
+include "handles/stream.pxd"
+include "handles/pipe.pxd"
 include "handles/process.pxd"
 
 
@@ -51,6 +56,8 @@ cdef class Loop:
         list _polls_to_verify
         # fd -> transport, so add_reader refuses fds that a transport owns.
         object _transports
+        # Where every stream and datagram read lands (handles/stream.pyx).
+        bytearray _recv_buffer
 
         # Every open UVHandle: the loop owns them until their close callback ran.
         set _handles
