@@ -1,10 +1,13 @@
 # The table of contents of the extension module `uvloop.loop`: every cdef class and its
 # fields. The handle and transport .pyx files are included into loop.pyx.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint64_t, int64_t
+from cpython.object cimport PyObject
 
 from .includes cimport uv
 from .includes.python cimport PyThread_type_lock
+from .includes.spawn cimport uvloop_spawn_plan
+from .includes.system cimport sockaddr_storage, socklen_t
 
 
 cdef class Loop
@@ -15,6 +18,10 @@ include "handles/handle.pxd"
 include "handles/timer.pxd"
 include "handles/async_.pxd"
 include "handles/poll.pxd"
+include "sockaddr.pxd"
+include "handles/stream.pxd"
+include "handles/pipe.pxd"
+include "handles/process.pxd"
 
 
 cdef class Loop:
@@ -50,6 +57,8 @@ cdef class Loop:
         list _polls_to_verify
         # fd -> transport, so add_reader refuses fds that a transport owns.
         object _transports
+        # Where every stream and datagram read lands (handles/stream.pyx).
+        bytearray _recv_buffer
 
         # Every open UVHandle: the loop owns them until their close callback ran.
         set _handles
@@ -75,6 +84,10 @@ cdef class Loop:
         object _signal_wakeup_w
         object _saved_wakeup_fd
         bint _wakeup_fd_installed
+
+        # The process being spawned by this loop, while uv_spawn() runs: a spawn
+        # started while it is set is re-entrant (see handles/process.pyx).
+        readonly UVProcess active_process_handler
 
     cdef inline _check_closed(self)
     cdef _check_thread(self)

@@ -11,23 +11,36 @@
 #   4. the callbacks ready at that point run, in order; later ones wait a round.
 
 cimport cython
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.math cimport ceil
-from cpython.ref cimport Py_INCREF, Py_DECREF
+from libc.string cimport memcpy, memset
+from posix.signal cimport SIG_BLOCK
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
+                             PyBUF_WRITABLE)
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
+                            PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 
 from .includes cimport uv
 from .includes.debug cimport *
 from .includes.python cimport *
 from .includes.system cimport *
+from .includes.spawn cimport *
 
 import asyncio
 import collections
 import concurrent.futures
+import fcntl as fcntl_module
 import functools
 import io as io_module
 import os
+import select as select_module
 import signal as signal_module
 import socket as socket_module
+import subprocess
+import stat as stat_module
 import sys
 import threading
 import warnings
@@ -40,6 +53,7 @@ from asyncio import events as aio_events
 from asyncio import format_helpers as aio_format_helpers
 from asyncio import futures as aio_futures
 from asyncio import tasks as aio_tasks
+from asyncio import trsock as aio_trsock
 from asyncio.log import logger as aio_logger
 
 cdef object sys_getframe = sys._getframe
@@ -54,6 +68,9 @@ cdef object ensure_future = aio_tasks.ensure_future
 cdef object aio_Task = aio_tasks.Task
 cdef object aio_Future = asyncio.Future
 cdef object wrap_future = aio_futures.wrap_future
+cdef object aio_set_result_unless_cancelled = aio_futures._set_result_unless_cancelled
+cdef object aio_BufferedProtocol = asyncio.BufferedProtocol
+cdef object aio_TransportSocket = aio_trsock.TransportSocket
 
 include "errors.pyx"
 include "cbhandles.pyx"
@@ -61,7 +78,12 @@ include "handles/handle.pyx"
 include "handles/timer.pyx"
 include "handles/async_.pyx"
 include "handles/poll.pyx"
+include "handles/process.pyx"
 include "sockets.pyx"
+include "subprocess_transport.pyx"
+include "sockaddr.pyx"
+include "handles/stream.pyx"
+include "handles/pipe.pyx"
 
 
 cdef _check_callback(callback, str method, bint full):
@@ -1100,6 +1122,114 @@ cdef class Loop:
             functools.partial(_stop_sock_wait, self, fileno, for_write, handle))
         return fut
 
+    # ----- pipes ------------------------------------------------------------------
+
+    async def connect_read_pipe(self, protocol_factory, pipe):
+        """Read from a pipe (or socket, or character device) with a protocol.
+        The transport owns `pipe` and closes it after connection_lost()."""
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        transport = self._make_read_pipe_transport(pipe, protocol, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        if self._debug:
+            aio_logger.debug('Read pipe %r connected: (%r, %r)',
+                             pipe.fileno(), transport, protocol)
+        return transport, protocol
+
+    async def connect_write_pipe(self, protocol_factory, pipe):
+        """Write to a pipe (or socket, or character device) with a protocol.
+        The transport owns `pipe` and closes it after connection_lost()."""
+        protocol = protocol_factory()
+        waiter = self.create_future()
+        transport = self._make_write_pipe_transport(pipe, protocol, waiter)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        if self._debug:
+            aio_logger.debug('Write pipe %r connected: (%r, %r)',
+                             pipe.fileno(), transport, protocol)
+        return transport, protocol
+
+    def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
+        fileno = pipe.fileno()
+        mode = os.fstat(fileno).st_mode
+        if not (stat_module.S_ISFIFO(mode) or stat_module.S_ISSOCK(mode) or
+                stat_module.S_ISCHR(mode)):
+            raise ValueError("Pipe transport is for pipes/sockets only.")
+        if stat_module.S_ISCHR(mode):
+            _check_pollable(fileno)
+        cdef ReadPipeTransport transport = ReadPipeTransport.new(self)
+        transport.open_fd(_dup_fd(fileno))
+        transport.start(protocol, waiter, pipe)
+        return transport
+
+    def _make_write_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
+        fileno = pipe.fileno()
+        mode = os.fstat(fileno).st_mode
+        if not (stat_module.S_ISCHR(mode) or stat_module.S_ISFIFO(mode) or
+                stat_module.S_ISSOCK(mode)):
+            raise ValueError("Pipe transport is only for "
+                             "pipes, sockets and character devices")
+        cdef WritePipeTransport transport = WritePipeTransport.new(self)
+        transport.open_fd(_dup_fd(fileno))
+        transport.start(protocol, waiter, pipe)
+        return transport
+
+    # ----- subprocesses (the machinery is in handles/process.pyx and
+    # subprocess_transport.pyx) ---------------------------------------------------------
+
+    async def subprocess_exec(self, protocol_factory, program, *args,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=False,
+                              shell=False, bufsize=0, encoding=None, errors=None,
+                              text=None, **kwargs):
+        """Run `program` with `args` in a child process; (transport, protocol).
+
+        The keyword arguments of subprocess.Popen that make sense here are accepted
+        (cwd, env, executable, pass_fds, close_fds, preexec_fn, restore_signals,
+        start_new_session, process_group, umask, pipesize). Safe to call from many
+        loops in many threads at once."""
+        _check_subprocess_args(universal_newlines, bufsize, text, encoding, errors)
+        if shell:
+            raise ValueError('shell must be False')
+        return await self._subprocess(protocol_factory, (program,) + args, False,
+                                      stdin, stdout, stderr, kwargs,
+                                      f'execute program {program!r}')
+
+    async def subprocess_shell(self, protocol_factory, cmd, *,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=False,
+                               shell=True, bufsize=0, encoding=None, errors=None,
+                               text=None, **kwargs):
+        """Run `cmd` with /bin/sh -c in a child process; (transport, protocol)."""
+        if not isinstance(cmd, (bytes, str)):
+            raise ValueError('cmd must be a string')
+        _check_subprocess_args(universal_newlines, bufsize, text, encoding, errors)
+        if not shell:
+            raise ValueError('shell must be True')
+        return await self._subprocess(protocol_factory, cmd, True, stdin, stdout,
+                                      stderr, kwargs, f'run shell command {cmd!r}')
+
+    async def _subprocess(self, protocol_factory, args, bint shell, stdin, stdout,
+                          stderr, dict kwargs, str debug_log):
+        self._check_closed()
+        protocol = protocol_factory()
+        if self._debug:
+            # Parameters are not logged: they may hold secrets, as asyncio says.
+            _log_subprocess(debug_log, stdin, stdout, stderr)
+        extra = kwargs.pop('extra', None)
+        transport = await _make_subprocess_transport(
+            self, protocol, args, shell, stdin, stdout, stderr, extra, kwargs)
+        if self._debug:
+            aio_logger.info('%s: %r', debug_log, transport)
+        return transport, protocol
+
     # ----- not built yet ------------------------------------------------------------
     # Each raises NotImplementedError until its issue lands (README compatibility table).
 
@@ -1127,17 +1257,7 @@ cdef class Loop:
     async def start_tls(self, *args, **kwargs):
         raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
 
-    async def connect_read_pipe(self, *args, **kwargs):
-        raise NotImplementedError('loop.connect_read_pipe() is not built yet')
 
-    async def connect_write_pipe(self, *args, **kwargs):
-        raise NotImplementedError('loop.connect_write_pipe() is not built yet')
-
-    async def subprocess_exec(self, *args, **kwargs):
-        raise NotImplementedError('loop.subprocess_exec() is not built yet')
-
-    async def subprocess_shell(self, *args, **kwargs):
-        raise NotImplementedError('loop.subprocess_shell() is not built yet')
 
 
 cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context):
@@ -1155,6 +1275,27 @@ cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
 
 
 cdef int EINVAL_CODE = 22
+
+
+cdef int _dup_fd(int fd) except -1:
+    """A close-on-exec duplicate of fd: libuv owns it, the caller keeps fd."""
+    cdef int new_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+    if new_fd < 0:
+        raise_errno()
+    return new_fd
+
+
+cdef _check_pollable(int fd):
+    """Raise if epoll cannot watch fd (e.g. /dev/null): libuv would abort."""
+    try:
+        epoll = select_module.epoll
+    except AttributeError:
+        return
+    watcher = epoll()
+    try:
+        watcher.register(fd, select_module.EPOLLIN)
+    finally:
+        watcher.close()
 
 
 def _sighandler_noop(signum, frame):

@@ -40,6 +40,7 @@ cdef extern from "Python.h":
     void PyMem_RawFree(void* p) nogil
 
     object PyUnicode_EncodeFSDefault(object unicode)
+    object PyUnicode_DecodeFSDefault(const char* s)
     void _Py_RestoreSignals()
 
 

@@ -31,6 +31,8 @@ cdef extern from "sys/socket.h" nogil:
                    socklen_t* optlen)
     int setsockopt(int sockfd, int level, int optname, const void* optval,
                    socklen_t optlen)
+    int getsockname(int sockfd, sockaddr* addr, socklen_t* addrlen)
+    int getpeername(int sockfd, sockaddr* addr, socklen_t* addrlen)
 
 
 cdef extern from "netinet/in.h" nogil:
@@ -67,6 +69,11 @@ cdef extern from "sys/un.h" nogil:
 cdef extern from "arpa/inet.h" nogil:
     uint16_t ntohs(uint16_t)
     uint16_t htons(uint16_t)
+    uint32_t ntohl(uint32_t)
+    uint32_t htonl(uint32_t)
+    const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
+    int inet_pton(int af, const char* src, void* dst)
+    int INET6_ADDRSTRLEN
 
 
 cdef extern from "netdb.h" nogil:
@@ -99,6 +106,7 @@ cdef extern from "unistd.h" nogil:
 
 cdef extern from "fcntl.h" nogil:
     int fcntl(int fd, int cmd, ...)
+    int F_DUPFD_CLOEXEC
     int F_GETFD
     int F_GETFL
     int F_SETFL
@@ -121,3 +129,4 @@ cdef extern from "errno.h" nogil:
     int EAGAIN
     int EWOULDBLOCK
     int EINPROGRESS
+    int EIO

@@ -12,6 +12,7 @@ cdef extern from "uv.h" nogil:
     # Error codes (negative errno values on Unix).
     cdef int UV_EOF
     cdef int UV_EAGAIN
+    cdef int UV_EALREADY
     cdef int UV_EBADF
     cdef int UV_ECANCELED
     cdef int UV_EEXIST
@@ -22,6 +23,7 @@ cdef extern from "uv.h" nogil:
     cdef int UV_ENOTSUP
     cdef int UV_EPIPE
     cdef int UV_ECONNRESET
+    cdef int UV_ENOBUFS
     cdef int UV_EAI_ADDRFAMILY
     cdef int UV_EAI_AGAIN
     cdef int UV_EAI_BADFLAGS

@@ -1,0 +1,87 @@
+"""Helpers for the networking tests: a protocol that records what happens to it, and
+a count of this process's open file descriptors."""
+
+import asyncio
+import os
+
+
+def open_fds():
+    """The number of file descriptors this process has open."""
+    return len(os.listdir('/proc/self/fd'))
+
+
+class RecordingProtocol(asyncio.Protocol):
+    """Records its callbacks in order, in `events` (consecutive data_received calls
+    count once, as 'data'), and the bytes received in `data`.
+
+    `lost` resolves with connection_lost's argument; `eof` when eof_received ran;
+    `received(n)` waits for n bytes in total."""
+
+    def __init__(self, loop, keep_open_on_eof=False):
+        self.loop = loop
+        self.events = []
+        self.data = bytearray()
+        self.transport = None
+        self.keep_open_on_eof = keep_open_on_eof
+        self.made = loop.create_future()
+        self.lost = loop.create_future()
+        self.eof = loop.create_future()
+        self._wanted = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.events.append('made')
+        self.made.set_result(transport)
+
+    def data_received(self, data):
+        assert isinstance(data, bytes)
+        if not self.events or self.events[-1] != 'data':
+            self.events.append('data')
+        self.data += data
+        self._check_wanted()
+
+    def eof_received(self):
+        self.events.append('eof')
+        self.eof.set_result(None)
+        return self.keep_open_on_eof
+
+    def pause_writing(self):
+        self.events.append('pause_writing')
+
+    def resume_writing(self):
+        self.events.append('resume_writing')
+
+    def connection_lost(self, exc):
+        self.events.append('lost')
+        self.lost.set_result(exc)
+        self._check_wanted()
+
+    async def received(self, nbytes):
+        if len(self.data) < nbytes:
+            self._wanted = (nbytes, self.loop.create_future())
+            await self._wanted[1]
+        return bytes(self.data)
+
+    def _check_wanted(self):
+        if self._wanted is None:
+            return
+        nbytes, fut = self._wanted
+        if not fut.done() and (len(self.data) >= nbytes or self.lost.done()):
+            self._wanted = None
+            fut.set_result(None)
+
+
+class EchoProtocol(asyncio.Protocol):
+    """Writes back whatever it receives; closes when the peer does."""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+def payload(size):
+    """`size` bytes that are not all alike, so a lost or reordered chunk shows."""
+    block = bytes(range(251))
+    return (block * (size // len(block) + 1))[:size]

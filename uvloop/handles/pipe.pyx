@@ -1,0 +1,227 @@
+# uv_pipe_t handles: Unix stream sockets (UnixTransport, UnixServer) and the read and
+# write pipe transports behind loop.connect_read_pipe() / connect_write_pipe() and a
+# subprocess's stdio.
+#
+# Life rules are those of every UVStream (stream.pyx): `new()` runs uv_pipe_init() and
+# attaches the handle; libuv owns the descriptor it is given and closes it with the
+# handle. A pipe opened from a Python file object hands libuv a dup() of its fd; the
+# file object is the transport's `_file` (get_extra_info('pipe')), closed after
+# connection_lost() as asyncio closes it.
+#
+# A write pipe learns that its reader went away from a UVPoll on one more dup() of the
+# descriptor (libuv allows one watcher per fd number, and epoll reports EPOLLERR on
+# every descriptor of the pipe): poll and dup are closed as soon as the transport is
+# closing.
+#
+# For subprocess stdio, the API is: `ReadPipeTransport.new(loop)` (or the write one)
+# gives an initialised pipe handle with no fd, usable as a UV_CREATE_PIPE stream for
+# uv_spawn() or given an fd with `open_fd()`; `start(protocol, waiter, pipe)` then makes
+# the transport live. A transport never started is disposed of with
+# `UVHandle.close(transport)`.
+
+
+cdef int _init_pipe_handle(UVStream stream, Loop loop) except -1:
+    stream._init_stream(loop, sizeof(uv.uv_pipe_t))
+    err = uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>stream._handle, 0)
+    if err < 0:
+        stream._free_unattached()
+        raise convert_error(err)
+    stream._attach()
+    return 0
+
+
+cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
+    err = uv.uv_pipe_open(<uv.uv_pipe_t*>stream._handle, fd)
+    if err < 0:
+        close(fd)
+        raise convert_error(err)
+    stream._adopted()
+    return 0
+
+
+cdef class UnixTransport(UVStream):
+    """A Unix stream socket (or any stream socket libuv has no special type for)."""
+
+    @staticmethod
+    cdef UnixTransport new(Loop loop):
+        cdef UnixTransport transport = UnixTransport.__new__(UnixTransport)
+        _init_pipe_handle(transport, loop)
+        return transport
+
+    cdef _open_fd(self, int fd):
+        _open_pipe_fd(self, fd)
+
+    cdef _adopted(self):
+        UVStream._adopted(self)
+        self._capture_addresses()
+        self._register_fds()
+
+
+cdef class UnixServer(UVStreamServer):
+
+    @staticmethod
+    cdef UnixServer new(Loop loop):
+        cdef UnixServer listener = UnixServer.__new__(UnixServer)
+        listener._init_server(loop, sizeof(uv.uv_pipe_t))
+        err = uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>listener._handle, 0)
+        if err < 0:
+            listener._free_unattached()
+            raise convert_error(err)
+        listener._attach()
+        return listener
+
+    cdef int _open_listening_fd(self, int fd):
+        return uv.uv_pipe_open(<uv.uv_pipe_t*>self._handle, fd)
+
+    cdef UVStream _new_client(self):
+        return UnixTransport.new(self._loop)
+
+
+cdef class _PipeTransport(UVStream):
+    """What the read and write pipe transports share: creation from an fd or a
+    spawned pipe, the 'pipe' extra info, plain (not buffered) protocols."""
+
+    cdef open_fd(self, int fd):
+        """Give the transport a descriptor; libuv owns it from now on."""
+        _open_pipe_fd(self, fd)
+
+    cdef start(self, protocol, waiter, pipe):
+        """Make the transport live. `pipe` is the file object reported by
+        get_extra_info('pipe') and closed after connection_lost(), or None."""
+        if self._fd < 0:
+            self._adopted()      # uv_spawn() opened it
+        self._file = pipe
+        self._extra = {'pipe': pipe}
+        self._start(protocol, waiter, None, None)
+
+    cdef _set_protocol(self, protocol):
+        # asyncio's pipe transports always call data_received().
+        self._protocol = protocol
+        self._protocol_connected = True
+
+    def get_extra_info(self, name, default=None):
+        if self._extra is not None:
+            return self._extra.get(name, default)
+        return default
+
+
+cdef class ReadPipeTransport(_PipeTransport):
+    """asyncio's _UnixReadPipeTransport: EOF closes the transport."""
+
+    @staticmethod
+    cdef ReadPipeTransport new(Loop loop):
+        cdef ReadPipeTransport transport = ReadPipeTransport.__new__(ReadPipeTransport)
+        _init_pipe_handle(transport, loop)
+        return transport
+
+    cdef _on_eof(self):
+        if self._loop._debug:
+            aio_logger.info("%r was closed by peer", self)
+        self._transport_closing = True
+        self._loop._call_soon(self._protocol.eof_received, (), self._context)
+        self._schedule_connection_lost(None)
+
+    cdef _on_data_received_error(self, exc):
+        # Not fatal for a read pipe: asyncio reports it as a failed callback.
+        self._loop._handle_callback_error(exc, self)
+
+    cdef _on_read_error(self, exc):
+        self._fatal_error(exc, 'Fatal read error on pipe transport')
+
+    cdef _fatal_error(self, exc, str message):
+        if isinstance(exc, OSError) and exc.errno == EIO:
+            if self._loop._debug:
+                aio_logger.debug("%r: %s", self, message, exc_info=exc)
+        else:
+            self._loop.call_exception_handler({
+                'message': message,
+                'exception': exc,
+                'transport': self,
+                'protocol': self._protocol,
+            })
+        self._force_close(exc)
+
+
+cdef class WritePipeTransport(_PipeTransport):
+    """asyncio's _UnixWritePipeTransport: close() and write_eof() both close the
+    pipe once the queued data is written; the reader going away closes it too."""
+
+    def __cinit__(self):
+        self._reader_watch_fd = -1
+
+    @staticmethod
+    cdef WritePipeTransport new(Loop loop):
+        cdef WritePipeTransport transport = WritePipeTransport.__new__(
+            WritePipeTransport)
+        _init_pipe_handle(transport, loop)
+        return transport
+
+    cdef start(self, protocol, waiter, pipe):
+        if self._fd < 0:
+            self._adopted()
+        mode = os.fstat(self._fd).st_mode
+        # asyncio watches FIFOs and sockets only (not character devices).
+        self._watch_reader = stat_module.S_ISFIFO(mode) or stat_module.S_ISSOCK(mode)
+        _PipeTransport.start(self, protocol, waiter, pipe)
+
+    def write(self, data):
+        assert isinstance(data, (bytes, bytearray, memoryview)), repr(data)
+        if not data:
+            return
+        if self._conn_lost or self._transport_closing or not self.is_open():
+            if self._conn_lost >= aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                aio_logger.warning('pipe closed by peer or '
+                                   'os.write(pipe, data) raised exception.')
+            self._conn_lost += 1
+            return
+        self._write(data)
+
+    def writelines(self, list_of_data):
+        self.write(b''.join(list_of_data))
+
+    def write_eof(self):
+        self._close_transport()
+
+    cdef _on_write_error(self, exc):
+        self._conn_lost += 1
+        self._fatal_error(exc, 'Fatal write error on pipe transport')
+
+    # "Reading" a write pipe is watching for its reader to go away.
+
+    cdef _start_reading(self):
+        cdef int fd
+        if (not self._watch_reader or self._reader_watch is not None or
+                self._transport_closing or not self.is_open()):
+            return
+        fd = fcntl(self._fd, F_DUPFD_CLOEXEC, 0)
+        if fd < 0:
+            raise_errno()
+        try:
+            watch = UVPoll.new(self._loop, fd)
+            watch.set_reader(Handle(self._on_reader_gone, (), self._loop,
+                                    self._context))
+        except BaseException:
+            close(fd)
+            raise
+        self._reader_watch = watch
+        self._reader_watch_fd = fd
+
+    cdef _stop_reading(self):
+        watch = self._reader_watch
+        if watch is None:
+            return
+        self._reader_watch = None
+        (<UVPoll>watch).reader.cancel()
+        # uv_close() takes the fd out of epoll at once, so closing it next is safe.
+        UVHandle.close(<UVHandle>watch)
+        close(self._reader_watch_fd)
+        self._reader_watch_fd = -1
+
+    def _on_reader_gone(self):
+        if self._loop._debug:
+            aio_logger.info("%r was closed by peer", self)
+        self._force_close(BrokenPipeError() if self._write_requests else None)
+
+    cdef _on_closed(self):
+        self._stop_reading()
+        UVStream._on_closed(self)

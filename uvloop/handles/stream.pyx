@@ -1,0 +1,790 @@
+# UVStream: a libuv stream handle (uv_tcp_t or uv_pipe_t) and the asyncio transport
+# over it, written once for TCP, Unix sockets and pipes. The semantics are those of
+# asyncio's _SelectorSocketTransport; the pipe transports (pipe.pyx) override the few
+# hooks where asyncio's pipe transports differ.
+#
+# Life of the uv handle and of the Python references:
+# - A subclass's `new()` allocates the handle (sized for _StreamMemory, so the
+#   allocation callback finds the loop's receive buffer without the GIL), initialises
+#   it and attaches it: from then on the loop holds the object in Loop._handles.
+# - libuv owns the file descriptor it is given (`_open_fd()`, or uv_accept()): uv_close()
+#   closes it. No Python object ever wraps that descriptor: a user's socket or pipe is
+#   dup()ed for libuv and kept in `_file`; get_extra_info('socket') wraps a dup() too.
+#   `_file` is closed after connection_lost(), so neither side closes the other's fd.
+# - The uv handle is closed in _call_connection_lost(), after protocol.connection_lost();
+#   abort() closes it at once when writes are queued, to drop them; Loop.close() closes
+#   whatever is still open. Python references (protocol, server, `_file`, context) are
+#   dropped in _call_connection_lost(), or in _on_closed() if the loop closed it first.
+# - Each queued write and each shutdown is one malloc'ed request, freed in its callback;
+#   a write request holds a reference to the bytes it sends. libuv runs the callbacks
+#   of pending requests (UV_ECANCELED) before the close callback, so no request
+#   outlives this object.
+
+
+cdef enum:
+    # Bytes read per read() call, as asyncio's selector transports (max_size).
+    RECV_BUFFER_SIZE = 256 * 1024
+    # Buffers of writelines() that go on the stack; more take a heap array.
+    WRITEV_STACK_BUFFERS = 16
+
+
+cdef str _WRITE_EOF_ERROR = 'Cannot call write() after write_eof()'
+# Python 3.12 gave writelines() its own messages; before, it called write().
+cdef str _WRITELINES_EOF_ERROR = (
+    'Cannot call writelines() after write_eof()' if sys.version_info >= (3, 12)
+    else _WRITE_EOF_ERROR)
+cdef str _WRITELINES_SENDFILE_ERROR = (
+    'unable to writelines; sendfile is in progress' if sys.version_info >= (3, 12)
+    else 'unable to write; sendfile is in progress')
+
+
+cdef char* _loop_recv_buffer(Loop loop) except NULL:
+    """The loop's receive buffer: every read of every stream and datagram handle of
+    this loop lands here first (reads never overlap: they run on the loop thread)."""
+    if loop._recv_buffer is None:
+        loop._recv_buffer = bytearray(RECV_BUFFER_SIZE)
+    return PyByteArray_AS_STRING(loop._recv_buffer)
+
+
+cdef void _on_stream_alloc(uv.uv_handle_t* handle, size_t suggested_size,
+                           uv.uv_buf_t* buf) noexcept nogil:
+    cdef _StreamMemory* memory = <_StreamMemory*>handle
+    if memory.protocol_buffered:
+        _alloc_from_protocol(handle, buf)
+        return
+    buf.base = memory.recv_buffer
+    buf.len = memory.recv_buffer_size
+
+
+cdef void _alloc_from_protocol(uv.uv_handle_t* handle,
+                               uv.uv_buf_t* buf) noexcept with gil:
+    cdef UVStream stream = <UVStream>handle.data
+    buf.base = NULL
+    buf.len = 0
+    context = stream._context
+    PyContext_Enter(context)
+    try:
+        stream._get_protocol_buffer(buf)
+    except BaseException as exc:
+        stream._loop._handle_callback_error(exc, stream)
+    finally:
+        PyContext_Exit(context)
+
+
+cdef void _on_stream_read(uv.uv_stream_t* handle, ssize_t nread,
+                          const uv.uv_buf_t* buf) noexcept with gil:
+    cdef UVStream stream = <UVStream>handle.data
+    context = stream._context
+    PyContext_Enter(context)
+    try:
+        if stream._read_view_held or stream._read_aborted:
+            stream._on_read_buffered(nread)
+        else:
+            stream._on_read(nread, buf)
+    except BaseException as exc:
+        stream._loop._handle_callback_error(exc, stream)
+    finally:
+        PyContext_Exit(context)
+
+
+cdef void _on_stream_write(uv.uv_write_t* req, int status) noexcept with gil:
+    cdef _WriteRequest* request = <_WriteRequest*>req
+    cdef UVStream stream = <UVStream>req.handle.data
+    Py_XDECREF(request.owner)
+    PyMem_RawFree(request)
+    if UVLOOP_DEBUG:
+        uvloop_count(UVLOOP_REQUESTS_LIVE, -1)
+    stream._write_requests -= 1
+    context = stream._context
+    if context is None:
+        # The transport is gone (its handle was closed under it): nothing to tell.
+        return
+    PyContext_Enter(context)
+    try:
+        stream._on_write_done(status)
+    except BaseException as exc:
+        stream._loop._handle_callback_error(exc, stream)
+    finally:
+        PyContext_Exit(context)
+
+
+cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept with gil:
+    cdef UVStream stream = <UVStream>req.handle.data
+    PyMem_RawFree(req)
+    if UVLOOP_DEBUG:
+        uvloop_count(UVLOOP_REQUESTS_LIVE, -1)
+    if status >= 0 or status == uv.UV_ECANCELED or stream._context is None:
+        return
+    context = stream._context
+    PyContext_Enter(context)
+    try:
+        if not stream._connection_lost_scheduled:
+            stream._on_write_error(convert_error(status))
+    except BaseException as exc:
+        stream._loop._handle_callback_error(exc, stream)
+    finally:
+        PyContext_Exit(context)
+
+
+cdef class UVStream(UVHandle):
+
+    def __cinit__(self):
+        self._fd = -1
+        self._high_water = 64 * 1024
+        self._low_water = 16 * 1024
+
+    cdef _init_stream(self, Loop loop, size_t handle_size):
+        """Allocate the handle memory; the subclass then runs uv_<type>_init()."""
+        cdef _StreamMemory* memory
+        self._alloc(loop, sizeof(_StreamMemory))
+        memory = <_StreamMemory*>self._handle
+        memory.recv_buffer = _loop_recv_buffer(loop)
+        memory.recv_buffer_size = RECV_BUFFER_SIZE
+
+    cdef _open_fd(self, int fd):
+        """Give libuv the descriptor `fd` (libuv owns it from now on, even when
+        this raises)."""
+        raise NotImplementedError
+
+    cdef _adopted(self):
+        """libuv has the descriptor (opened or accepted): learn its number.
+        Socket transports extend this (addresses, TCP_NODELAY, fd registry)."""
+        cdef uv.uv_os_fd_t fd = -1
+        uv.uv_fileno(self._handle, &fd)
+        self._fd = fd
+
+    cdef _start(self, protocol, waiter, server, context):
+        """Make the transport live, as asyncio's transport constructors do: the
+        protocol's connection_made() runs at the next iteration, reading starts
+        right after it, then the waiter (if any) gets its result."""
+        cdef Loop loop = self._loop
+        if context is None:
+            context = PyContext_CopyCurrent()
+        self._context = context
+        self._set_protocol(protocol)
+        if server is not None:
+            self._server = server
+            server._attach(self)
+        loop._call_soon(protocol.connection_made, (self,), context)
+        loop._call_soon(self._begin_reading, (), context)
+        if waiter is not None:
+            loop._call_soon(aio_set_result_unless_cancelled, (waiter, None), context)
+
+    def _begin_reading(self):
+        self._start_reading()
+
+    # ----- protocol ---------------------------------------------------------------
+
+    cdef _set_protocol(self, protocol):
+        self._protocol = protocol
+        self._protocol_connected = True
+        if self._handle is not NULL:
+            (<_StreamMemory*>self._handle).protocol_buffered = isinstance(
+                protocol, aio_BufferedProtocol)
+
+    def set_protocol(self, protocol):
+        self._set_protocol(protocol)
+
+    def get_protocol(self):
+        return self._protocol
+
+    cdef _call_protocol_method(self, method, arg, str failure_message):
+        """Call a flow-control method of the protocol; a failure goes to the
+        exception handler (asyncio's _FlowControlMixin)."""
+        try:
+            method(arg) if arg is not None else method()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                'message': failure_message,
+                'exception': exc,
+                'transport': self,
+                'protocol': self._protocol,
+            })
+
+    # ----- reading ----------------------------------------------------------------
+
+    def is_reading(self):
+        return self._is_reading()
+
+    def pause_reading(self):
+        if not self._is_reading():
+            return
+        self._paused = True
+        self._stop_reading()
+        if self._loop._debug:
+            aio_logger.debug("%r pauses reading", self)
+
+    def resume_reading(self):
+        if self._transport_closing or not self._paused:
+            return
+        self._paused = False
+        self._start_reading()
+        if self._loop._debug:
+            aio_logger.debug("%r resumes reading", self)
+
+    cdef _start_reading(self):
+        if not self._is_reading() or not self.is_open():
+            return
+        err = uv.uv_read_start(self._stream(), _on_stream_alloc, _on_stream_read)
+        if err < 0 and err != uv.UV_EALREADY:
+            self._on_read_error(convert_error(err))
+
+    cdef _stop_reading(self):
+        if self.is_open():
+            uv.uv_read_stop(self._stream())
+
+    cdef _get_protocol_buffer(self, uv.uv_buf_t* buf):
+        # BufferedProtocol: libuv reads straight into the protocol's buffer.
+        if self._connection_lost_scheduled:
+            self._read_aborted = True
+            return
+        try:
+            buffer = self._protocol.get_buffer(-1)
+            PyObject_GetBuffer(buffer, &self._read_view, PyBUF_WRITABLE)
+            self._read_view_held = True
+            if self._read_view.len == 0:
+                raise RuntimeError('get_buffer() returned an empty buffer')
+        except (SystemExit, KeyboardInterrupt):
+            self._release_read_view()
+            self._read_aborted = True
+            raise
+        except BaseException as exc:
+            self._release_read_view()
+            self._read_aborted = True
+            self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+            return
+        buf.base = <char*>self._read_view.buf
+        buf.len = self._read_view.len
+
+    cdef _release_read_view(self):
+        if self._read_view_held:
+            self._read_view_held = False
+            PyBuffer_Release(&self._read_view)
+
+    cdef _on_read(self, ssize_t nread, const uv.uv_buf_t* buf):
+        if nread > 0:
+            data = PyBytes_FromStringAndSize(buf.base, nread)
+            try:
+                self._protocol.data_received(data)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._on_data_received_error(exc)
+        elif nread == uv.UV_EOF:
+            self._on_eof()
+        elif nread < 0:
+            self._on_read_error(convert_error(nread))
+
+    cdef _on_read_buffered(self, ssize_t nread):
+        self._release_read_view()
+        if self._read_aborted:
+            # get_buffer() failed (already reported): libuv says UV_ENOBUFS.
+            self._read_aborted = False
+            return
+        if nread > 0:
+            try:
+                self._protocol.buffer_updated(nread)
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(
+                    exc, 'Fatal error: protocol.buffer_updated() call failed.')
+        elif nread == uv.UV_EOF:
+            self._on_eof()
+        elif nread < 0:
+            self._on_read_error(convert_error(nread))
+
+    cdef _on_eof(self):
+        # libuv stopped reading already. The protocol decides: keep the connection
+        # half-open (to go on writing), or close it.
+        if self._loop._debug:
+            aio_logger.debug("%r received EOF", self)
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.eof_received() call failed.')
+            return
+        if not keep_open:
+            self._close_transport()
+
+    cdef _on_data_received_error(self, exc):
+        self._fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
+
+    cdef _on_read_error(self, exc):
+        self._fatal_error(exc, 'Fatal read error on socket transport')
+
+    # ----- writing ----------------------------------------------------------------
+
+    def write(self, data):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f'data argument must be a bytes-like object, '
+                            f'not {type(data).__name__!r}')
+        if self._eof:
+            raise RuntimeError(_WRITE_EOF_ERROR)
+        if self._empty_waiter is not None:
+            raise RuntimeError('unable to write; sendfile is in progress')
+        if not data:
+            return
+        if self._conn_lost or not self.is_open():
+            self._drop_write()
+            return
+        self._write(data)
+
+    def writelines(self, list_of_data):
+        if self._eof:
+            raise RuntimeError(_WRITELINES_EOF_ERROR)
+        if self._empty_waiter is not None:
+            raise RuntimeError(_WRITELINES_SENDFILE_ERROR)
+        buffers = []
+        for data in list_of_data:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f'data argument must be a bytes-like object, '
+                                f'not {type(data).__name__!r}')
+            if data:
+                # Queued data must not change under us: copy what is mutable.
+                buffers.append(data if PyBytes_CheckExact(data) else bytes(data))
+        if not buffers:
+            return
+        if self._conn_lost or not self.is_open():
+            self._drop_write()
+            return
+        self._writev(buffers)
+
+    cdef _drop_write(self):
+        if self._conn_lost >= aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+            aio_logger.warning('socket.send() raised exception.')
+        self._conn_lost += 1
+
+    cdef size_t _queued_bytes(self):
+        if not self.is_open():
+            return 0
+        return self._stream().write_queue_size
+
+    def get_write_buffer_size(self):
+        return self._queued_bytes()
+
+    def get_write_buffer_limits(self):
+        return (self._low_water, self._high_water)
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(
+                f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
+        self._high_water = high
+        self._low_water = low
+        self._maybe_pause_protocol()
+
+    cdef _write(self, data):
+        """Send `data` now as far as the kernel takes it; queue the rest."""
+        cdef Py_buffer view
+        cdef uv.uv_buf_t buf
+        cdef int written = 0
+        cdef bint is_bytes = PyBytes_CheckExact(data)
+        if is_bytes:
+            buf.base = PyBytes_AS_STRING(data)
+            buf.len = PyBytes_GET_SIZE(data)
+        else:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            buf.base = <char*>view.buf
+            buf.len = view.len
+        try:
+            if self._stream().write_queue_size == 0:
+                written = uv.uv_try_write(self._stream(), &buf, 1)
+                if written == <int>buf.len:
+                    return
+                if written < 0:
+                    if written != uv.UV_EAGAIN:
+                        self._on_write_error(convert_error(written))
+                        return
+                    written = 0
+            if is_bytes:
+                owner = data
+                buf.base += written
+                buf.len -= written
+            else:
+                # asyncio copies what it buffers: a bytearray may change later.
+                owner = PyBytes_FromStringAndSize(buf.base + written,
+                                                  buf.len - written)
+                buf.base = PyBytes_AS_STRING(owner)
+                buf.len = PyBytes_GET_SIZE(owner)
+            self._queue_write(owner, &buf, 1)
+        finally:
+            if not is_bytes:
+                PyBuffer_Release(&view)
+        self._maybe_pause_protocol()
+
+    cdef _writev(self, list buffers):
+        """write() for many bytes objects at once (one writev, one request)."""
+        cdef uv.uv_buf_t stack_bufs[WRITEV_STACK_BUFFERS]
+        cdef uv.uv_buf_t* bufs = stack_bufs
+        cdef Py_ssize_t nbufs = len(buffers)
+        cdef Py_ssize_t i, first = 0
+        cdef int written = 0
+        if nbufs > WRITEV_STACK_BUFFERS:
+            bufs = <uv.uv_buf_t*>PyMem_RawMalloc(nbufs * sizeof(uv.uv_buf_t))
+            if bufs is NULL:
+                raise MemoryError()
+        try:
+            for i in range(nbufs):
+                data = buffers[i]
+                bufs[i].base = PyBytes_AS_STRING(data)
+                bufs[i].len = PyBytes_GET_SIZE(data)
+            if self._stream().write_queue_size == 0:
+                written = uv.uv_try_write(self._stream(), bufs, <unsigned int>nbufs)
+                if written < 0:
+                    if written != uv.UV_EAGAIN:
+                        self._on_write_error(convert_error(written))
+                        return
+                    written = 0
+                while first < nbufs and <size_t>written >= bufs[first].len:
+                    written -= bufs[first].len
+                    first += 1
+                if first == nbufs:
+                    return
+                bufs[first].base += written
+                bufs[first].len -= written
+            self._queue_write(buffers, bufs + first, <unsigned int>(nbufs - first))
+        finally:
+            if bufs is not stack_bufs:
+                PyMem_RawFree(bufs)
+        self._maybe_pause_protocol()
+
+    cdef _queue_write(self, object owner, uv.uv_buf_t* bufs, unsigned int nbufs):
+        cdef _WriteRequest* request = <_WriteRequest*>PyMem_RawMalloc(
+            sizeof(_WriteRequest))
+        if request is NULL:
+            raise MemoryError()
+        err = uv.uv_write(&request.req, self._stream(), bufs, nbufs, _on_stream_write)
+        if err < 0:
+            PyMem_RawFree(request)
+            self._on_write_error(convert_error(err))
+            return
+        Py_INCREF(owner)
+        request.owner = <PyObject*>owner
+        self._write_requests += 1
+        if UVLOOP_DEBUG:
+            uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
+
+    cdef _on_write_done(self, int status):
+        if status < 0:
+            if status == uv.UV_ECANCELED or self._connection_lost_scheduled:
+                return
+            exc = convert_error(status)
+            self._on_write_error(exc)
+            if self._empty_waiter is not None and not self._empty_waiter.done():
+                self._empty_waiter.set_exception(exc)
+            return
+        self._maybe_resume_protocol()
+        if self._write_requests == 0:
+            self._on_drained()
+
+    cdef _on_drained(self):
+        # The write queue just emptied.
+        if self._empty_waiter is not None and not self._empty_waiter.done():
+            self._empty_waiter.set_result(None)
+        if self._transport_closing:
+            # close() waited for this flush.
+            self._schedule_connection_lost(None)
+
+    cdef _on_write_error(self, exc):
+        self._fatal_error(exc, 'Fatal write error on socket transport')
+
+    cdef _maybe_pause_protocol(self):
+        if <Py_ssize_t>self._queued_bytes() <= self._high_water:
+            return
+        if not self._protocol_paused:
+            self._protocol_paused = True
+            self._call_protocol_method(self._protocol.pause_writing, None,
+                                       'protocol.pause_writing() failed')
+
+    cdef _maybe_resume_protocol(self):
+        if (self._protocol_paused and
+                <Py_ssize_t>self._queued_bytes() <= self._low_water):
+            self._protocol_paused = False
+            self._call_protocol_method(self._protocol.resume_writing, None,
+                                       'protocol.resume_writing() failed')
+
+    def write_eof(self):
+        if self._transport_closing or self._eof:
+            return
+        self._eof = True
+        self._shutdown()
+
+    def can_write_eof(self):
+        return True
+
+    cdef _shutdown(self):
+        # libuv shuts the write side down once the queued writes are out.
+        cdef uv.uv_shutdown_t* req
+        if not self.is_open():
+            return
+        req = <uv.uv_shutdown_t*>PyMem_RawMalloc(sizeof(uv.uv_shutdown_t))
+        if req is NULL:
+            raise MemoryError()
+        err = uv.uv_shutdown(req, self._stream(), _on_stream_shutdown)
+        if err < 0:
+            PyMem_RawFree(req)
+            raise convert_error(err)
+        if UVLOOP_DEBUG:
+            uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
+
+    # ----- closing ----------------------------------------------------------------
+
+    def is_closing(self):
+        return self._transport_closing
+
+    def close(self):
+        """Stop reading; once the queued data is sent, call connection_lost(None)."""
+        self._close_transport()
+
+    def abort(self):
+        """Close at once: queued data is dropped."""
+        self._force_close(None)
+
+    cdef _close_transport(self):
+        if self._transport_closing:
+            return
+        self._transport_closing = True
+        self._stop_reading()
+        if self._write_requests == 0:
+            self._conn_lost += 1
+            self._schedule_connection_lost(None)
+
+    cdef _force_close(self, exc):
+        if self._connection_lost_scheduled:
+            return
+        if self._write_requests:
+            # Drop the queued writes: closing the handle cancels them.
+            UVHandle.close(self)
+        if not self._transport_closing:
+            self._transport_closing = True
+            self._stop_reading()
+        self._conn_lost += 1
+        self._schedule_connection_lost(exc)
+
+    cdef _fatal_error(self, exc, str message):
+        if isinstance(exc, OSError):
+            if self._loop._debug:
+                aio_logger.debug("%r: %s", self, message, exc_info=exc)
+        else:
+            self._loop.call_exception_handler({
+                'message': message,
+                'exception': exc,
+                'transport': self,
+                'protocol': self._protocol,
+            })
+        self._force_close(exc)
+
+    cdef _schedule_connection_lost(self, exc):
+        if self._connection_lost_scheduled:
+            return
+        self._connection_lost_scheduled = True
+        self._loop._call_soon(self._call_connection_lost, (exc,), self._context)
+
+    def _call_connection_lost(self, exc):
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            UVHandle.close(self)
+            server = self._server
+            empty_waiter = self._empty_waiter
+            self._release_file()
+            self._forget_python_refs()
+            if server is not None:
+                server._detach(self)
+            if empty_waiter is not None and not empty_waiter.done():
+                empty_waiter.set_exception(
+                    ConnectionError("Connection is closed by peer"))
+
+    cdef _release_file(self):
+        f = self._file
+        if f is not None:
+            self._file = None
+            f.close()
+
+    cdef _forget_python_refs(self):
+        self._protocol = None
+        self._protocol_connected = False
+        self._server = None
+        self._empty_waiter = None
+
+    cdef _on_closed(self):
+        # The handle is gone. If the loop closed it (Loop.close()) before the
+        # transport was done, the protocol is not told (as with asyncio, whose
+        # transports outlive a closed loop), but nothing is kept alive either.
+        self._release_read_view()
+        if not self._connection_lost_scheduled:
+            self._connection_lost_scheduled = True
+            self._transport_closing = True
+            self._conn_lost += 1
+            self._release_file()
+            self._forget_python_refs()
+        self._context = None
+
+    # ----- extra info -------------------------------------------------------------
+
+    def get_extra_info(self, name, default=None):
+        if name == 'socket':
+            return self._get_transport_socket()
+        if name == 'sockname':
+            return _captured_sockaddr_to_py(&self._sockname)
+        if name == 'peername':
+            return _captured_sockaddr_to_py(&self._peername)
+        if self._extra is not None:
+            return self._extra.get(name, default)
+        return default
+
+    cdef _capture_addresses(self):
+        _capture_sockaddr(&self._sockname, self._fd, False)
+        _capture_sockaddr(&self._peername, self._fd, True)
+
+    cdef _get_transport_socket(self):
+        # A socket object on a dup() of libuv's descriptor: whatever the user does
+        # with it (even close it through dup()), libuv's fd stays valid.
+        cdef int fd
+        if self._transport_socket is not None:
+            return self._transport_socket
+        if self._file is None:
+            if not self.is_open():
+                return None
+            fd = fcntl(self._fd, F_DUPFD_CLOEXEC, 0)
+            if fd < 0:
+                raise_errno()
+            try:
+                self._file = socket_module.socket(fileno=fd)
+            except BaseException:
+                close(fd)
+                raise
+            self._loop._transports[fd] = self
+        self._transport_socket = aio_TransportSocket(self._file)
+        return self._transport_socket
+
+    cdef _register_fds(self):
+        """Let add_reader() and friends refuse our descriptors, as asyncio does."""
+        self._loop._transports[self._fd] = self
+        if self._file is not None:
+            self._loop._transports[self._file.fileno()] = self
+
+    # ----- sendfile support -------------------------------------------------------
+
+    def _make_empty_waiter(self):
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if self._write_requests == 0:
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self):
+        self._empty_waiter = None
+
+    def __repr__(self):
+        info = [type(self).__name__]
+        if self._handle is NULL:
+            info.append('closed')
+        elif self._transport_closing:
+            info.append('closing')
+        info.append(f'fd={self._fd}')
+        if self.is_open():
+            info.append('read=polling' if self._is_reading() else 'read=idle')
+            state = 'polling' if self._write_requests else 'idle'
+            info.append(f'write=<{state}, bufsize={self._queued_bytes()}>')
+        return '<{}>'.format(' '.join(info))
+
+
+cdef void _on_stream_connection(uv.uv_stream_t* handle, int status) noexcept with gil:
+    cdef UVStreamServer listener = <UVStreamServer>handle.data
+    try:
+        listener._on_connection(status)
+    except BaseException as exc:
+        listener._loop._handle_callback_error(exc, listener)
+
+
+cdef class UVStreamServer(UVHandle):
+    # A listening socket. libuv owns the descriptor given to `_listen()` (a dup() of
+    # the Server's socket) and closes it with the handle; the Server closes the
+    # handle (UVHandle.close) when it stops serving.
+
+    def __cinit__(self):
+        self._fd = -1
+
+    cdef _init_server(self, Loop loop, size_t handle_size):
+        self._alloc(loop, handle_size)
+
+    cdef _listen(self, int fd, int backlog, server, protocol_factory, context):
+        cdef int err
+        err = self._open_listening_fd(fd)
+        if err < 0:
+            close(fd)
+            UVHandle.close(self)
+            raise convert_error(err)
+        self._fd = fd
+        self._server = server
+        self._protocol_factory = protocol_factory
+        self._context = context
+        err = uv.uv_listen(<uv.uv_stream_t*>self._handle, backlog,
+                           _on_stream_connection)
+        if err < 0:
+            UVHandle.close(self)
+            raise convert_error(err)
+
+    cdef int _open_listening_fd(self, int fd):
+        raise NotImplementedError
+
+    cdef UVStream _new_client(self):
+        raise NotImplementedError
+
+    cdef _on_connection(self, int status):
+        cdef UVStream client
+        cdef Loop loop = self._loop
+        if status < 0:
+            loop.call_exception_handler({
+                'message': 'socket.accept() out of system resource',
+                'exception': convert_error(status),
+            })
+            return
+        client = self._new_client()
+        err = uv.uv_accept(<uv.uv_stream_t*>self._handle, client._stream())
+        if err < 0:
+            UVHandle.close(client)
+            if err != uv.UV_EAGAIN:
+                loop.call_exception_handler({
+                    'message': 'Error on transport creation for incoming connection',
+                    'exception': convert_error(err),
+                })
+            return
+        client._adopted()
+        # One context per connection, copied from the one the server started in
+        # (as asyncio's accept task copies it).
+        context = self._context.copy()
+        try:
+            protocol = context.run(self._protocol_factory)
+        except (SystemExit, KeyboardInterrupt):
+            UVHandle.close(client)
+            raise
+        except BaseException as exc:
+            UVHandle.close(client)
+            if loop._debug:
+                loop.call_exception_handler({
+                    'message': 'Error on transport creation for incoming connection',
+                    'exception': exc,
+                })
+            return
+        if loop._debug:
+            aio_logger.debug("%r got a new connection from %r: %r", self._server,
+                             client.get_extra_info('peername'), client)
+        client._start(protocol, None, self._server, context)
+
+    cdef _on_closed(self):
+        self._server = None
+        self._protocol_factory = None
+        self._context = None
