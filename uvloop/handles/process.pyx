@@ -259,6 +259,7 @@ cdef class UVProcess(UVHandle):
         global __forking, __forking_thread, __forking_loop, __forking_handler
         global __forking_plan, __forking_preexec_fn, __atfork_registered
         global __fail_next_spawn, uvloop_vfork_plan, uvloop_vfork_thread
+        global uvloop_thread_in_spawn
         cdef uv.uv_process_options_t options
         cdef uv.uv_stdio_container_t bad_stdio
         cdef int err = 0
@@ -273,7 +274,8 @@ cdef class UVProcess(UVHandle):
                 f'on the same event loop ({loop.active_process_handler!r} is being '
                 f'spawned; was subprocess_exec/subprocess_shell called from an '
                 f'os.register_at_fork() hook?)')
-        if __forking and pthread_equal(__forking_thread, pthread_self()):
+        if uvloop_thread_in_spawn:
+            # This thread holds the spawn lock, so reading the forking state is safe.
             raise RuntimeError(
                 f'cannot spawn a process from within the spawn of another process '
                 f'in the same thread (on {__forking_loop!r}; was a process spawned '
@@ -300,6 +302,7 @@ cdef class UVProcess(UVHandle):
             try:
                 # ---- critical section ------------------------------------------------
                 _spawn_lock.acquire()
+                uvloop_thread_in_spawn = 1
                 try:
                     if not __atfork_registered:
                         if pthread_atfork(NULL, NULL, __atfork_child) != 0:
@@ -341,6 +344,7 @@ cdef class UVProcess(UVHandle):
                     __forking_handler = NULL
                     __forking_plan = NULL
                     __forking_preexec_fn = None
+                    uvloop_thread_in_spawn = 0
                     _spawn_lock.release()
                 # ---- end of the critical section ---------------------------------------
             finally:

@@ -233,6 +233,11 @@ static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
 }
 
 
+/* Per thread, no lock needed: this thread holds the spawn lock (it is inside the
+ * critical section). Lets a re-entrant spawn from the same thread raise instead of
+ * waiting forever for a lock it holds itself. */
+static __thread int uvloop_thread_in_spawn = 0;
+
 /* Set, under the spawn lock, while a spawn whose child runs no Python (no preexec_fn)
  * is inside uv_spawn(): its fork() may then be a vfork(). */
 static const uvloop_spawn_plan *uvloop_vfork_plan = NULL;

@@ -27,6 +27,7 @@ cdef extern from "includes/spawn.h" nogil:
 
     const uvloop_spawn_plan* uvloop_vfork_plan
     int uvloop_fork_calls
+    int uvloop_thread_in_spawn
 
 
 cdef extern from "pthread.h" nogil:
