@@ -3,9 +3,14 @@
 `loop` is parametrized over both, so a test that passes on both proves "same as
 asyncio". With the debug build (`make test`), each test on our loop also checks that
 no libuv handle, timer or callback handle outlived the loop.
+
+Subprocess tests run our loop twice (SPAWN_LOOP_KINDS): 'uvloop' spawns the fast way
+whenever it can, 'uvloop-locked' forces every spawn through the locked path
+(handles/process.pyx); both must behave as asyncio's loop does.
 """
 
 import asyncio
+import contextlib
 import gc
 import os
 import sys
@@ -19,6 +24,25 @@ LOOP_FACTORIES = {
     'uvloop': uvloop.new_event_loop,
     'asyncio': asyncio.new_event_loop,
 }
+
+# For test modules about subprocesses: override `loop_kind` with these.
+SPAWN_LOOP_KINDS = ['asyncio', 'uvloop', 'uvloop-locked']
+
+
+@contextlib.contextmanager
+def spawn_path(path):
+    """'locked': every spawn of our loop takes the locked path (uv_spawn under the spawn
+    lock); 'fast': spawns take the fast path when they can (the default, unless
+    UVLOOP_SPAWN_LOCKED=1 forces the locked path for the whole run)."""
+    if path == 'fast':
+        yield
+        return
+    assert path == 'locked', path
+    previous = uvloop.loop._force_locked_spawn(True)
+    try:
+        yield
+    finally:
+        uvloop.loop._force_locked_spawn(previous)
 
 
 def pytest_configure(config):
@@ -66,12 +90,21 @@ def loop_kind(request):
 @pytest.fixture
 def loop(loop_kind):
     """A new loop of each kind; closed after the test, then checked for leaks."""
-    before = debug_counters() if loop_kind == 'uvloop' else None
-    new_loop = LOOP_FACTORIES[loop_kind]()
-    yield new_loop
-    close_loop(new_loop)
+    kind, _, variant = loop_kind.partition('-')
+    before = debug_counters() if kind == 'uvloop' else None
+    with spawn_path(variant or 'fast'):
+        new_loop = LOOP_FACTORIES[kind]()
+        yield new_loop
+        close_loop(new_loop)
     del new_loop
     assert_no_leaks(before)
+
+
+@pytest.fixture(params=['fast', 'locked'])
+def spawn_path_kind(request):
+    """For tests of our loop only: run them with each spawn path."""
+    with spawn_path(request.param):
+        yield request.param
 
 
 @pytest.fixture

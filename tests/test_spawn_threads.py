@@ -1,5 +1,6 @@
 """Spawning from many threads, each running its own loop (upstream uvloop's issue
-#508: "Racing with another loop to spawn a process"), and the spawn lock's rules."""
+#508: "Racing with another loop to spawn a process"), on both spawn paths, and the
+spawn lock's rules (the locked path's)."""
 
 import asyncio
 import gc
@@ -13,7 +14,7 @@ import pytest
 import uvloop
 from uvloop import loop as uvloop_ext
 
-from conftest import LOOP_FACTORIES
+from conftest import LOOP_FACTORIES, SPAWN_LOOP_KINDS, spawn_path
 
 NO_STDIO = dict(stdin=None, stdout=None, stderr=None)
 THREAD_TIMEOUT = 60    # a stuck spawn lock fails the test instead of hanging the run
@@ -43,9 +44,15 @@ async def spawn_many(programs):
     return ok, failed, unexpected
 
 
-def run_in_threads(loop_factory, jobs):
-    """Run each coroutine function of `jobs` in its own thread with its own loop
-    (asyncio.Runner, as asyncio.run does); return their results in order."""
+def run_in_threads(loop_kind, jobs):
+    """Run each coroutine function of `jobs` in its own thread with its own loop of
+    `loop_kind` (asyncio.Runner, as asyncio.run does); return their results in order."""
+    kind, _, variant = loop_kind.partition('-')
+    with spawn_path(variant or 'fast'):
+        return _run_in_threads(LOOP_FACTORIES[kind], jobs)
+
+
+def _run_in_threads(loop_factory, jobs):
     results = [None] * len(jobs)
 
     def worker(i):
@@ -70,20 +77,27 @@ def run_in_threads(loop_factory, jobs):
     return results
 
 
+@pytest.fixture
+def locked_spawn():
+    """Every spawn of our loop takes the locked path."""
+    with spawn_path('locked'):
+        yield
+
+
 def assert_spawn_state_reset():
     if hasattr(uvloop_ext, '_spawn_state'):
         assert uvloop_ext._spawn_state() == (False, False)
 
 
-@pytest.mark.parametrize('loop_kind', sorted(LOOP_FACTORIES))
+@pytest.mark.parametrize('loop_kind', SPAWN_LOOP_KINDS)
 def test_issue_508_ten_threads_spawn_100_processes_each(loop_kind):
-    results = run_in_threads(LOOP_FACTORIES[loop_kind],
+    results = run_in_threads(loop_kind,
                              [lambda: spawn_many(['true'] * 100)] * 10)
     assert results == [(100, 0, None)] * 10
     assert_spawn_state_reset()
 
 
-def test_issue_508_with_uvloop_run():
+def test_issue_508_with_uvloop_run(spawn_path_kind):
     results = [None] * 4
 
     def worker(i):
@@ -98,10 +112,10 @@ def test_issue_508_with_uvloop_run():
     assert results == [(25, 0, None)] * 4
 
 
-@pytest.mark.parametrize('loop_kind', sorted(LOOP_FACTORIES))
+@pytest.mark.parametrize('loop_kind', SPAWN_LOOP_KINDS)
 def test_half_the_spawns_fail_and_the_other_half_all_succeed(loop_kind):
     programs = ['true', 'uvloop-no-such-program'] * 50
-    results = run_in_threads(LOOP_FACTORIES[loop_kind],
+    results = run_in_threads(loop_kind,
                              [lambda: spawn_many(programs)] * 10)
     assert results == [(50, 50, None)] * 10
     assert_spawn_state_reset()
@@ -121,7 +135,7 @@ FAILING_SPAWNS = {
 
 
 @pytest.mark.parametrize('failure', sorted(FAILING_SPAWNS))
-@pytest.mark.parametrize('loop_kind', sorted(LOOP_FACTORIES))
+@pytest.mark.parametrize('loop_kind', SPAWN_LOOP_KINDS)
 def test_a_failing_spawn_releases_the_lock_for_other_threads(loop_kind, failure):
     exc_type, kwargs = FAILING_SPAWNS[failure]
 
@@ -133,13 +147,12 @@ def test_a_failing_spawn_releases_the_lock_for_other_threads(loop_kind, failure)
     async def succeed():
         return await spawn_and_wait('true')
 
-    factory = LOOP_FACTORIES[loop_kind]
-    assert run_in_threads(factory, [fail]) == ['failed as expected']
-    assert run_in_threads(factory, [succeed, succeed]) == [0, 0]
+    assert run_in_threads(loop_kind, [fail]) == ['failed as expected']
+    assert run_in_threads(loop_kind, [succeed, succeed]) == [0, 0]
     assert_spawn_state_reset()
 
 
-def test_a_uv_spawn_error_releases_the_lock_and_leaks_nothing():
+def test_a_uv_spawn_error_releases_the_lock_and_leaks_nothing(locked_spawn):
     async def fail():
         uvloop_ext._fail_next_spawn()
         with pytest.raises(OSError) as info:
@@ -152,8 +165,8 @@ def test_a_uv_spawn_error_releases_the_lock_and_leaks_nothing():
         return await spawn_and_wait('true')
 
     fds = len(os.listdir('/proc/self/fd'))
-    assert run_in_threads(uvloop.new_event_loop, [fail]) == ['failed as expected']
-    assert run_in_threads(uvloop.new_event_loop, [succeed, succeed]) == [0, 0]
+    assert run_in_threads('uvloop-locked', [fail]) == ['failed as expected']
+    assert run_in_threads('uvloop-locked', [succeed, succeed]) == [0, 0]
     gc.collect()
     assert len(os.listdir('/proc/self/fd')) == fds
 
@@ -161,7 +174,9 @@ def test_a_uv_spawn_error_releases_the_lock_and_leaks_nothing():
 # ----- re-entrant spawns -------------------------------------------------------------------
 
 # os.register_at_fork() hooks run inside the spawn critical section (PyOS_BeforeFork)
-# and cannot be unregistered: one hook, armed by the tests that need it.
+# and cannot be unregistered: one hook, armed by the tests that need it. Only the locked
+# path runs them (the fast one, like subprocess without preexec_fn, does not): these
+# tests force it.
 _at_fork_action = None
 
 
@@ -195,7 +210,8 @@ def spawn_from_fork_hook(target_loop):
     return raised
 
 
-def test_spawn_on_the_same_loop_inside_a_spawn_raises_runtime_error(uvloop_loop):
+def test_spawn_on_the_same_loop_inside_a_spawn_raises_runtime_error(uvloop_loop,
+                                                                     locked_spawn):
     async def main():
         raised = spawn_from_fork_hook(asyncio.get_running_loop())
         rc = await spawn_and_wait('true')
@@ -210,7 +226,8 @@ def test_spawn_on_the_same_loop_inside_a_spawn_raises_runtime_error(uvloop_loop)
     assert_spawn_state_reset()
 
 
-def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_loop):
+def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_loop,
+                                                                        locked_spawn):
     other = uvloop.new_event_loop()
     try:
         async def main():
@@ -227,10 +244,43 @@ def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_l
     assert_spawn_state_reset()
 
 
+def test_a_fast_spawn_never_waits_for_the_spawn_lock():
+    # Thread A's locked spawn (preexec_fn) stops inside its critical section, holding
+    # the spawn lock; a fast spawn in this thread completes meanwhile.
+    global _at_fork_action
+    in_lock = threading.Event()
+    release = threading.Event()
+
+    def action():
+        global _at_fork_action
+        _at_fork_action = None
+        in_lock.set()
+        release.wait(THREAD_TIMEOUT)
+
+    results = []
+
+    def locked_spawner():
+        results.append(uvloop.run(spawn_and_wait('true', preexec_fn=lambda: None)))
+
+    _at_fork_action = action
+    thread = threading.Thread(target=locked_spawner, daemon=True)
+    thread.start()
+    try:
+        assert in_lock.wait(THREAD_TIMEOUT)
+        assert uvloop_ext._spawn_state() == (True, True)
+        assert uvloop.run(asyncio.wait_for(spawn_and_wait('true'), 10)) == 0
+    finally:
+        release.set()
+        _at_fork_action = None
+        thread.join(THREAD_TIMEOUT)
+    assert results == [0]
+    assert_spawn_state_reset()
+
+
 # ----- nothing leaks --------------------------------------------------------------------------
 
 
-def test_2000_spawns_leave_no_fd_handle_or_zombie_behind():
+def test_2000_spawns_leave_no_fd_handle_or_zombie_behind(spawn_path_kind):
     from test_subprocess import zombie_children
 
     async def one(i):
@@ -263,7 +313,9 @@ def test_2000_spawns_leave_no_fd_handle_or_zombie_behind():
         for name in ('handles_live', 'requests_live', 'callback_handles_live',
                      'timers_scheduled'):
             assert after[name] == counters[name], name
-        assert after['handles_total'] >= counters['handles_total'] + 2000
+        # One handle per child that exec'd (the fast path makes none for a child
+        # that failed before exec).
+        assert after['handles_total'] >= counters['handles_total'] + 1800
     assert zombie_children() == []
     assert_spawn_state_reset()
 
@@ -272,14 +324,14 @@ def test_2000_spawns_leave_no_fd_handle_or_zombie_behind():
 
 
 @pytest.fixture
-def forced_fork():
-    """Spawns with fork() and the at-fork child handler instead of vfork()."""
+def forced_fork(locked_spawn):
+    """Locked spawns with fork() and the at-fork child handler instead of vfork()."""
     previous = uvloop_ext._spawn_with_fork(True)
     yield
     uvloop_ext._spawn_with_fork(previous)
 
 
-def test_libuv_fork_is_routed_to_uvloop():
+def test_libuv_fork_is_routed_to_uvloop(locked_spawn):
     # setup.py compiles libuv with -Dfork=uvloop_fork; if libuv stopped calling fork()
     # (posix_spawn), neither vfork() nor our child set-up would run: caught here, and
     # by the restore_signals/preexec_fn tests of test_subprocess.py.
@@ -290,7 +342,7 @@ def test_libuv_fork_is_routed_to_uvloop():
 
 def test_fork_path_spawns_from_many_threads(forced_fork):
     programs = ['true', 'uvloop-no-such-program'] * 20
-    results = run_in_threads(uvloop.new_event_loop, [lambda: spawn_many(programs)] * 4)
+    results = run_in_threads('uvloop-locked', [lambda: spawn_many(programs)] * 4)
     assert results == [(20, 20, None)] * 4
     assert_spawn_state_reset()
 

@@ -1,5 +1,6 @@
 """Subprocesses: loop.subprocess_exec/shell, the subprocess transport and
-asyncio.create_subprocess_*; each behaviour checked on our loop and asyncio's."""
+asyncio.create_subprocess_*; each behaviour checked on asyncio's loop and on ours with
+both spawn paths (the fast one, and the locked one forced: 'uvloop-locked')."""
 
 import asyncio
 import os
@@ -12,8 +13,16 @@ import warnings
 import pytest
 
 import uvloop
+from uvloop import loop as uvloop_ext
+
+from conftest import SPAWN_LOOP_KINDS, spawn_path
 
 NO_STDIO = dict(stdin=None, stdout=None, stderr=None)
+
+
+@pytest.fixture(params=SPAWN_LOOP_KINDS)
+def loop_kind(request):
+    return request.param
 
 
 def run(loop, coro, timeout=10):
@@ -106,6 +115,59 @@ def test_returncode_attribute_is_set_after_wait(loop):
         return proc.returncode
 
     assert run(loop, main()) == 0
+
+
+# ----- which spawn path ----------------------------------------------------------------
+# Ours only: asyncio's loop has one way to spawn.
+
+
+def spawned_process(loop, *args, **kwargs):
+    """Spawn a child, wait for it; the handle class behind its transport."""
+    async def main():
+        transport, protocol = await loop.subprocess_exec(
+            asyncio.SubprocessProtocol, *args, **NO_STDIO, **kwargs)
+        kind = type(transport._uvprocess).__name__
+        await transport._wait()
+        transport.close()
+        return kind
+
+    return run(loop, main())
+
+
+def test_a_child_that_runs_no_python_takes_the_fast_spawn(uvloop_loop):
+    forks = uvloop_ext._fork_calls()
+    assert spawned_process(uvloop_loop, 'true') == 'PidfdProcess'
+    assert spawned_process(uvloop_loop, 'true', cwd='/', umask=0o22,
+                           start_new_session=True, restore_signals=False,
+                           close_fds=False) == 'PidfdProcess'
+    assert uvloop_ext._fork_calls() == forks     # libuv never forked
+
+
+def test_preexec_fn_takes_the_locked_spawn(uvloop_loop):
+    assert spawned_process(uvloop_loop, 'true', preexec_fn=lambda: None) == 'UVProcess'
+
+
+def test_the_locked_spawn_can_be_forced_for_every_child(uvloop_loop):
+    with spawn_path('locked'):
+        assert spawned_process(uvloop_loop, 'true') == 'UVProcess'
+    assert spawned_process(uvloop_loop, 'true') == 'PidfdProcess'
+
+
+def test_without_pidfd_support_every_spawn_takes_the_locked_path(uvloop_loop):
+    previous = uvloop_ext._pidfd_support(-1)     # as found on a kernel before 5.3
+    try:
+        assert spawned_process(uvloop_loop, 'true') == 'UVProcess'
+    finally:
+        uvloop_ext._pidfd_support(previous)
+
+
+def test_pidfd_support_is_probed_once():
+    previous = uvloop_ext._pidfd_support(0)
+    try:
+        assert uvloop.run(exec_wait('true')) == 0
+        assert uvloop_ext._pidfd_support() == 1
+    finally:
+        uvloop_ext._pidfd_support(previous)
 
 
 # ----- errors -------------------------------------------------------------------------
@@ -214,7 +276,7 @@ def test_preexec_fn_failure_raises_subprocess_error(loop, loop_kind):
     with pytest.raises(subprocess.SubprocessError,
                        match='^Exception occurred in preexec_fn.$') as info:
         run(loop, exec_wait('true', preexec_fn=preexec))
-    if loop_kind == 'uvloop':
+    if loop_kind.startswith('uvloop'):
         # asyncio's loop loses the child's exception; ours keeps it as the cause.
         assert isinstance(info.value.__cause__, ValueError)
         assert str(info.value.__cause__) == 'refused in the child'
@@ -465,7 +527,7 @@ def test_close_kills_a_running_process(loop):
     assert run(loop, main()) == -signal.SIGKILL
 
 
-def test_process_still_running_when_the_loop_closes_is_reaped():
+def test_process_still_running_when_the_loop_closes_is_reaped(spawn_path_kind):
     # Ours only: asyncio's loop reaps it on 3.11/3.12 (a thread per child) but leaves
     # a zombie on 3.13 (its pidfd watcher dies with the loop).
     loop = uvloop.new_event_loop()

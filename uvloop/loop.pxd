@@ -6,7 +6,7 @@ from cpython.object cimport PyObject
 
 from .includes cimport uv
 from .includes.python cimport PyThread_type_lock
-from .includes.spawn cimport uvloop_spawn_plan
+from .includes.spawn cimport uvloop_spawn_plan, uvloop_spawn_report
 from .includes.system cimport sockaddr_storage, socklen_t
 
 

@@ -1,4 +1,5 @@
-# The subprocess transport (asyncio.SubprocessTransport) over a UVProcess, and the
+# The subprocess transport (asyncio.SubprocessTransport) over a ChildProcess (either
+# spawn of handles/process.pyx: one transport for both), and the
 # Popen-style argument handling behind loop.subprocess_exec/subprocess_shell.
 #
 # One mechanism for both: subprocess_shell is subprocess_exec of [/bin/sh, -c, cmd].
@@ -76,7 +77,7 @@ class _ProcessInfo:
 
     def send_signal(self, sig):
         if self._transport._returncode is None:
-            (<UVProcess>self._transport._uvprocess).send_signal(sig)
+            (<ChildProcess>self._transport._uvprocess).send_signal(sig)
 
     def terminate(self):
         self.send_signal(SIGTERM)
@@ -221,8 +222,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
                 None if cwd is None else _fsencode_all((cwd,))[0], umask,
                 kw['restore_signals'], kw['start_new_session'], pgid,
                 kw['preexec_fn'], executable, cwd)
-            uvprocess = UVProcess.__new__(UVProcess)
-            (<UVProcess>uvprocess)._init(self._loop, child, self._process_exited)
+            uvprocess = _spawn_process(self._loop, child, self._process_exited)
         except:
             for f in parent_files:
                 f.close()
@@ -231,7 +231,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
             for fd in to_close:
                 os.close(fd)
         self._uvprocess = uvprocess
-        self._pid = (<UVProcess>uvprocess).pid
+        self._pid = (<ChildProcess>uvprocess).pid
         self._pipe_files = tuple(files)
         for i, f in enumerate(files):
             if f is not None:
@@ -314,7 +314,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
             if self._loop.get_debug():
                 aio_logger.warning('Close running child process: kill %r', self)
             try:
-                (<UVProcess>self._uvprocess).send_signal(SIGKILL)
+                (<ChildProcess>self._uvprocess).send_signal(SIGKILL)
             except ProcessLookupError:
                 pass
         self._try_finish()

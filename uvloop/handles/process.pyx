@@ -1,6 +1,28 @@
-# UVProcess: one child process (uv_process_t), and the spawn critical section.
+# Child processes: the two ways of spawning one, and the handles that watch them.
 #
-# Life of the uv_process_t (base rules in handle.pyx):
+# Which way (`_spawn_process()`, called by the subprocess transport):
+# - The fast spawn, `PidfdProcess`, for every child that runs no Python before exec (no
+#   preexec_fn): the loop vfork()s the child itself (spawn.h, uvloop_spawn_vfork), outside
+#   libuv, without the GIL and without any lock: the child's plan lives in the spawning
+#   thread's own memory, and no process-wide state is read or written. The loop learns
+#   of the exit from the child's pidfd (pidfd_open) watched by a uv_poll_t, and reaps
+#   that pid alone with waitpid(). No SIGCHLD handler is involved.
+# - The locked spawn, `UVProcess`, for the rest: a preexec_fn (the child must run Python
+#   with the GIL, so it is a real fork()), a kernel without pidfd_open (detected once),
+#   or tests forcing it (UVLOOP_SPAWN_LOCKED=1, `_force_locked_spawn()`). libuv's
+#   uv_spawn() inside the spawn critical section described below.
+# Both run the same child code (spawn.h, uvloop_spawn_child) from the same ChildPlan and
+# raise the same exceptions; the transport sees the same ChildProcess interface.
+#
+# Life of a PidfdProcess's uv_poll_t (base rules in handle.pyx):
+# - `_init()` vfork()s first; only a child that exec'd gets a pidfd and a handle. A child
+#   that failed before exec is reaped at once and its error raised, with no handle.
+# - When the pidfd turns readable the child exited: waitpid(pid) reaps it, the handle is
+#   closed, then the exit callback runs. The pidfd is closed with the handle.
+# - A handle closed while its child runs (the loop closed first) hands the pid to a
+#   daemon thread that waits for it, as for a UVProcess.
+#
+# Life of a UVProcess's uv_process_t:
 # - `_init()` allocates it and calls uv_spawn(). uv_spawn() registers the handle with
 #   the loop whether it succeeds or not, so it is attached (and later closed) either way.
 # - While the child runs, libuv keeps its pid in this loop's process queue; this loop's
@@ -12,14 +34,16 @@
 # - A handle closed while its child still runs (the loop closed first) hands the pid to
 #   a daemon thread that waits for it, as asyncio's threaded child watcher would.
 #
-# The spawn critical section (why it exists: uvloop issue #508): the child side of a
-# spawn runs from a pthread_atfork child handler that reads module-level state (the
-# `__forking` state below). PyOS_BeforeFork() runs Python code (os.register_at_fork
-# hooks), so the GIL can pass to another thread in the middle of a spawn; if that thread
-# spawned too, it would overwrite the state this spawn's child is about to read. One
-# module-level lock guards that state, and only that state: it is held around setting
-# it, PyOS_BeforeFork(), uv_spawn() and PyOS_AfterFork_Parent(), and released in a
-# `finally` that resets the state on every path.
+# The spawn critical section of the locked spawn (why it exists: uvloop issue #508): the
+# child side of a spawn runs from a pthread_atfork child handler that reads module-level
+# state (the `__forking` state below). PyOS_BeforeFork() runs Python code
+# (os.register_at_fork hooks), so the GIL can pass to another thread in the middle of a
+# spawn; if that thread spawned too, it would overwrite the state this spawn's child is
+# about to read. One module-level lock guards that state, and only that state: it is
+# held around setting it, PyOS_BeforeFork(), uv_spawn() and PyOS_AfterFork_Parent(), and
+# released in a `finally` that resets the state on every path. The fast spawn touches
+# none of it, and, like CPython's subprocess without preexec_fn, runs no
+# os.register_at_fork hooks.
 
 
 # The lock. A threading.Lock: its blocking acquire() waits without the GIL, so other
@@ -42,7 +66,15 @@ cdef bint __atfork_registered = False
 # _fail_next_spawn below).
 cdef bint __fail_next_spawn = False
 
-# How the child is made. By default libuv's fork() is a vfork() (spawn.h) unless the
+# Which spawn: the fast one unless a test forces the locked one for every spawn.
+cdef bint __spawn_locked_only = os.environ.get('UVLOOP_SPAWN_LOCKED', '') not in ('', '0')
+
+# Can this kernel give us pidfds (and may we: seccomp can say EPERM)? Found out once, by
+# the first spawn: 0 not yet known, 1 yes, -1 no. Threads that race to find out store
+# the same answer.
+cdef int __pidfd_support = 0
+
+# How the locked spawn makes the child. By default libuv's fork() is a vfork() (spawn.h) unless the
 # child must run Python (preexec_fn): then a real fork(), and the child set-up runs
 # from the pthread_atfork child handler. Both paths run the same child code;
 # UVLOOP_SPAWN_WITH_FORK=1 in the environment (or _spawn_with_fork(True)) forces
@@ -107,6 +139,56 @@ def _spawn_with_fork(force=None):
     if force is not None:
         __spawn_with_fork = force
     return previous
+
+
+def _force_locked_spawn(force=None):
+    """Tests only: send every spawn through the locked path (True) or let children that
+    run no Python take the fast one (False); return the previous setting."""
+    global __spawn_locked_only
+    previous = __spawn_locked_only
+    if force is not None:
+        __spawn_locked_only = force
+    return previous
+
+
+def _pidfd_support(value=None):
+    """Tests only: what the fast spawn knows of pidfd support (1 yes, -1 no, 0 not yet
+    probed); `value` overrides it (-1 makes every spawn take the locked path, as on a
+    kernel without pidfd_open). Return the previous value."""
+    global __pidfd_support
+    previous = __pidfd_support
+    if value is not None:
+        uvloop_atomic_store_int(&__pidfd_support, value)
+    return previous
+
+
+cdef bint _fast_spawn_possible() noexcept:
+    cdef int support = uvloop_atomic_load_int(&__pidfd_support)
+    cdef int fd
+    if support == 0:
+        # Our own pid always has a pidfd where pidfd_open() works at all.
+        fd = uvloop_pidfd_open(getpid())
+        if fd >= 0:
+            close(fd)
+            support = 1
+        elif fd in (-ENOSYS, -EPERM, -EINVAL):
+            support = -1
+        else:
+            return False   # EMFILE and such: say no this time, ask again next time
+        uvloop_atomic_store_int(&__pidfd_support, support)
+    return support > 0
+
+
+cdef ChildProcess _spawn_process(Loop loop, ChildPlan child, exit_callback):
+    """Spawn the child `child` describes, the fast way when nothing stands in the way."""
+    cdef ChildProcess process
+    if child.preexec_fn is None and not __spawn_locked_only and \
+            _fast_spawn_possible():
+        process = PidfdProcess.__new__(PidfdProcess)
+    else:
+        process = UVProcess.__new__(UVProcess)
+    process._init(loop, child, exit_callback)
+    return process
 
 
 def _fork_calls():
@@ -174,6 +256,7 @@ cdef class ChildPlan:
         self.plan.start_new_session = start_new_session
         self.plan.pgid = pgid
         self.plan.errpipe = -1
+        self.plan.report = &self.report
         self.preexec_fn = preexec_fn
         if preexec_fn is not None:
             import pickle    # imported here, not in the child
@@ -236,6 +319,188 @@ def _wait_for_orphan(pid):
         pass
 
 
+cdef _child_os_error(ChildPlan child, int errnum, char stage):
+    """The OSError for a child that failed before exec, as subprocess words it: a step
+    before exec (stage 'n': chdir, dup2, ...) names the cwd, exec (stage 'x') the
+    program."""
+    filename = child.cwd if stage == c'n' else child.executable
+    return OSError(errnum, os_strerror(errnum), filename)
+
+
+cdef class ChildProcess(UVHandle):
+    """One child process: spawns it, signals it, reports its exit (base of the two
+    ways to spawn)."""
+
+    def __cinit__(self):
+        self.pid = 0
+        self.returncode = None
+
+    def __repr__(self):
+        return f'<{type(self).__name__} pid={self.pid} returncode={self.returncode}>'
+
+    cdef _init(self, Loop loop, ChildPlan child, exit_callback):
+        """Spawn the child (raise if it failed before exec); `exit_callback` gets the
+        returncode once it exited."""
+        raise NotImplementedError
+
+    cdef _exited(self, int returncode):
+        # asyncio's convention: a negative signal number for a child killed by one.
+        self.returncode = returncode
+        self.close()
+        callback = self._exit_callback
+        self._exit_callback = None
+        if callback is not None:
+            callback(returncode)
+
+    cdef _reap_failed_child(self):
+        # The child exited (or is about to) before exec: wait for it here, so the error
+        # is raised with no zombie left.
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            self.returncode = 255
+
+    cdef _on_closed(self):
+        self._exit_callback = None
+        if self.returncode is None and self.pid > 0:
+            # Closed while the child runs (the loop closed): nobody reaps it now.
+            threading.Thread(target=_wait_for_orphan, args=(self.pid,),
+                             name=f'uvloop-reap-{self.pid}', daemon=True).start()
+
+    cdef int _kill(self, int signum):
+        """Send the signal; 0 or -errno."""
+        raise NotImplementedError
+
+    cdef send_signal(self, int signum):
+        """Signal the child; ProcessLookupError once it exited."""
+        if self.returncode is not None or not self.is_open():
+            raise ProcessLookupError()
+        err = self._kill(signum)
+        if err < 0:
+            raise convert_error(err)
+
+
+# ----- the fast spawn ------------------------------------------------------------------
+
+
+cdef void __on_pidfd_event(uv.uv_poll_t* handle, int status,
+                           int events) noexcept with gil:
+    cdef PidfdProcess proc = <PidfdProcess>handle.data
+    try:
+        proc._on_pidfd_readable()
+    except BaseException as exc:
+        proc._loop._handle_callback_error(exc, proc)
+
+
+cdef class PidfdProcess(ChildProcess):
+    """A child of the fast spawn: vfork()ed by the loop itself, watched through its
+    pidfd."""
+
+    def __cinit__(self):
+        self._pidfd = -1
+
+    cdef _init(self, Loop loop, ChildPlan child, exit_callback):
+        cdef pid_t pid
+        cdef int pidfd = -1
+        cdef int err
+        self._exit_callback = exit_callback
+        child.report.err = 0
+        child.plan.errpipe = -1       # the child reports through child.report
+        # The new program gets this thread's signal mask.
+        pthread_sigmask(SIG_BLOCK, NULL, &child.plan.sigmask)
+        with nogil:
+            # Without the GIL: other threads and loops run while this one is suspended
+            # in vfork() until the child exec'd. A child that failed is reaped here.
+            pid = uvloop_spawn_vfork(&child.plan)
+            if pid > 0:
+                if child.report.err != 0:
+                    while waitpid(pid, NULL, 0) < 0 and errno == EINTR:
+                        pass
+                else:
+                    pidfd = uvloop_pidfd_open(pid)
+        if pid < 0:
+            raise OSError(-pid, os_strerror(-pid))
+        self.pid = pid
+        if child.report.err != 0:
+            self.returncode = 255
+            raise _child_os_error(child, child.report.err, child.report.stage)
+        if pidfd < 0:
+            self._abandon_child()
+            raise OSError(-pidfd, os_strerror(-pidfd))
+        self._pidfd = pidfd
+
+        try:
+            self._alloc(loop, sizeof(uv.uv_poll_t))
+        except BaseException:
+            self._abandon_child()
+            raise
+        err = uv.uv_poll_init(loop.uvloop, <uv.uv_poll_t*>self._handle, pidfd)
+        if err < 0:
+            self._free_unattached()
+            self._abandon_child()
+            raise convert_error(err)
+        self._attach()
+        err = uv.uv_poll_start(<uv.uv_poll_t*>self._handle, uv.UV_READABLE,
+                               __on_pidfd_event)
+        if err < 0:
+            # Closing the handle hands the killed child to the orphan reaper.
+            self._kill(SIGKILL)
+            self.close()
+            raise convert_error(err)
+
+    cdef _abandon_child(self):
+        # The child runs but cannot be watched: kill it, reap it, forget the pidfd.
+        kill(self.pid, SIGKILL)
+        self._reap_failed_child()
+        if self._pidfd >= 0:
+            close(self._pidfd)
+            self._pidfd = -1
+
+    cdef _on_pidfd_readable(self):
+        cdef int status = 0
+        cdef pid_t pid
+        if self.returncode is not None:
+            return
+        while True:
+            pid = waitpid(self.pid, &status, WNOHANG)
+            if pid >= 0 or errno != EINTR:
+                break
+        if pid == 0:
+            return         # not yet (the pidfd said otherwise): wait for the next event
+        if pid < 0:
+            if errno != ECHILD:
+                raise_errno()
+            # Reaped by someone else (SIGCHLD set to SIG_IGN, a waitpid(-1) elsewhere):
+            # the status is lost. asyncio's child watchers report 255 too.
+            aio_logger.warning('Unknown child process pid %d, will report returncode 255',
+                               self.pid)
+            self._exited(255)
+        elif WIFSIGNALED(status):
+            self._exited(-WTERMSIG(status))
+        else:
+            self._exited(WEXITSTATUS(status))
+
+    cdef int _kill(self, int signum):
+        # Through the pidfd: it names this child even if its pid was reused meanwhile.
+        err = uvloop_pidfd_send_signal(self._pidfd, signum)
+        if err == -ENOSYS:
+            if kill(self.pid, signum) < 0:
+                return -errno
+            return 0
+        return err
+
+    cdef _on_closed(self):
+        # uv_close() stopped the watch at once; the pidfd is ours to close.
+        if self._pidfd >= 0:
+            close(self._pidfd)
+            self._pidfd = -1
+        ChildProcess._on_closed(self)
+
+
+# ----- the locked spawn ----------------------------------------------------------------
+
+
 cdef void __on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
                             int term_signal) noexcept with gil:
     cdef UVProcess proc = <UVProcess>handle.data
@@ -245,15 +510,8 @@ cdef void __on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
         proc._loop._handle_callback_error(exc, proc)
 
 
-cdef class UVProcess(UVHandle):
-    """One child process: spawns it, signals it, reports its exit."""
-
-    def __cinit__(self):
-        self.pid = 0
-        self.returncode = None
-
-    def __repr__(self):
-        return f'<UVProcess pid={self.pid} returncode={self.returncode}>'
+cdef class UVProcess(ChildProcess):
+    """A child of the locked spawn: uv_spawn() inside the spawn critical section."""
 
     cdef _init(self, Loop loop, ChildPlan child, exit_callback):
         global __forking, __forking_thread, __forking_loop, __forking_handler
@@ -383,9 +641,7 @@ cdef class UVProcess(UVHandle):
         kind = report[1:2]
         if kind == b'O' and len(report) >= 3 + <Py_ssize_t>sizeof(int):
             memcpy(&errnum, <char*>report + 2, sizeof(int))
-            stage = report[2 + sizeof(int):3 + sizeof(int)]
-            filename = child.cwd if stage == b'n' else child.executable
-            raise OSError(errnum, os_strerror(errnum), filename)
+            raise _child_os_error(child, errnum, report[2 + sizeof(int)])
         if kind == b'P':
             cause = None
             try:
@@ -404,36 +660,13 @@ cdef class UVProcess(UVHandle):
         raise subprocess.SubprocessError(f'Bad report from the child: {report!r}')
 
     cdef _reap_failed_child(self):
-        # The child exited (or is about to) before exec. Take it from libuv (closing
-        # the handle removes it from the loop's process queue) and wait for it here,
-        # so the error is raised with no zombie left.
+        # Take the child from libuv first (closing the handle removes it from the loop's
+        # process queue), so that only we wait for it.
         self.close()
-        try:
-            _, status = os.waitpid(self.pid, 0)
-            self.returncode = os.waitstatus_to_exitcode(status)
-        except ChildProcessError:
-            self.returncode = 255
+        ChildProcess._reap_failed_child(self)
 
     cdef _on_exit(self, int64_t exit_status, int term_signal):
-        # asyncio's convention: a negative signal number for a child killed by one.
-        self.returncode = -term_signal if term_signal else exit_status
-        self.close()
-        callback = self._exit_callback
-        self._exit_callback = None
-        if callback is not None:
-            callback(self.returncode)
+        self._exited(-term_signal if term_signal else <int>exit_status)
 
-    cdef _on_closed(self):
-        self._exit_callback = None
-        if self.returncode is None and self.pid > 0:
-            # Closed while the child runs (the loop closed): nobody reaps it now.
-            threading.Thread(target=_wait_for_orphan, args=(self.pid,),
-                             name=f'uvloop-reap-{self.pid}', daemon=True).start()
-
-    cdef send_signal(self, int signum):
-        """Signal the child; ProcessLookupError once it exited."""
-        if self.returncode is not None or not self.is_open():
-            raise ProcessLookupError()
-        err = uv.uv_process_kill(<uv.uv_process_t*>self._handle, signum)
-        if err < 0:
-            raise convert_error(err)
+    cdef int _kill(self, int signum):
+        return uv.uv_process_kill(<uv.uv_process_t*>self._handle, signum)

@@ -16,11 +16,24 @@
  * The order of steps and the exec/error semantics follow CPython's _posixsubprocess, so
  * a child sees what it would see under asyncio's loop.
  *
- * Reports on the error pipe (close-on-exec, so the parent reads EOF after exec):
+ * How the child is made: two ways, one child code.
+ * - The fast spawn (uvloop_spawn_vfork below, called by the loop itself, outside libuv
+ *   and without any lock): vfork(), the child runs uvloop_spawn_child() on the plan,
+ *   which lives in the spawning thread's own memory. Nothing process-wide is read or
+ *   written, so any number of threads may spawn at once.
+ * - The locked spawn (uv_spawn() inside the spawn critical section, process.pyx): libuv
+ *   forks, and uvloop_spawn_child() runs from the pthread_atfork child handler, or from
+ *   uvloop_fork() below when libuv's fork() may be a vfork().
+ *
+ * Reports. The locked spawn uses an error pipe (close-on-exec, so the parent reads EOF
+ * after exec):
  *   'S'                            always first: proves this code ran in the child;
  *   'O' <int errno> <char stage>   an OSError; stage 'x': exec failed, 'n': a step
  *                                  before exec failed (chdir, dup2, ...);
  *   'P' <pickled payload>          preexec_fn raised (written by the preexec hook).
+ * The fast spawn has no error pipe (errpipe -1): a vfork child shares the parent's
+ * memory and the parent resumes only once the child exec'd or exited, so the child
+ * stores its error in plan->report and the parent reads it there.
  */
 #ifndef UVLOOP_SPAWN_H
 #define UVLOOP_SPAWN_H
@@ -34,6 +47,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <pthread.h>
 
 /* setup.py compiles the vendored libuv with -Dfork=uvloop_fork: its one fork() call
@@ -43,8 +57,16 @@
 extern pid_t fork(void);
 #endif
 
+/* What a vfork child tells its parent through shared memory (errpipe -1). */
 typedef struct {
-    int errpipe;               /* write end of the error pipe, close-on-exec, >= 3 */
+    volatile int err;          /* 0: exec'd, else the errno of the failed step */
+    volatile char stage;       /* 'x': exec failed, 'n': a step before exec failed */
+} uvloop_spawn_report;
+
+typedef struct {
+    int errpipe;               /* write end of the error pipe, close-on-exec, >= 3;
+                                  -1: report through `report` (vfork only) */
+    uvloop_spawn_report *report;
     int stdio[3];              /* fd that becomes 0, 1, 2 in the child; -1: inherited */
     const int *keep_fds;       /* sorted fds >= 3 kept by close_fds (pass_fds, errpipe) */
     int keep_count;
@@ -81,6 +103,11 @@ static void uvloop_spawn_write(int fd, const char *buf, size_t len) {
 
 static void uvloop_spawn_fail(const uvloop_spawn_plan *plan, int err, char stage) {
     char msg[1 + sizeof(int) + 1];
+    if (plan->errpipe < 0) {
+        plan->report->stage = stage;
+        plan->report->err = err;
+        _exit(255);
+    }
     msg[0] = 'O';
     memcpy(msg + 1, &err, sizeof(int));
     msg[1 + sizeof(int)] = stage;
@@ -141,7 +168,8 @@ static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
     int src[3];
     int fd, i, sig, saved_errno;
 
-    uvloop_spawn_write(plan->errpipe, "S", 1);
+    if (plan->errpipe >= 0)
+        uvloop_spawn_write(plan->errpipe, "S", 1);
 
     /* Caught signals back to SIG_DFL (exec would do it anyway): until exec, the
      * parent's handlers would run here, and Python's writes to the parent loop's
@@ -244,23 +272,70 @@ static const uvloop_spawn_plan *uvloop_vfork_plan = NULL;
 static pthread_t uvloop_vfork_thread;
 static int uvloop_fork_calls = 0;   /* tests: proves libuv's fork() comes here */
 
-/* libuv's fork(). For our own spawns that allow it, vfork(): the parent's page tables
- * are not copied and it takes no copy-on-write faults afterwards (fork() of a Python
- * process costs milliseconds). The vfork child shares our memory while the forking
- * thread is suspended: it runs uvloop_spawn_child(), which only reads the plan, and
- * never returns here (it execs or _exits). libuv blocked signals around this call, so
- * no handler can run in the child before it resets them; the child has its own fd
- * table, signal dispositions, cwd and umask. Any other fork() is a real fork(). */
+/* vfork() a child that runs uvloop_spawn_child(plan); return its pid, or -errno.
+ *
+ * vfork(): the parent's page tables are not copied and it takes no copy-on-write faults
+ * afterwards (fork() of a large Python process costs milliseconds, of a 1 GiB one tens
+ * of them). The child shares our memory while this thread is suspended: it only reads
+ * the plan (and writes plan->report), and never returns here (it execs or _exits). Every
+ * signal is blocked around vfork() so that no handler of ours runs in the child on our
+ * memory before it resets them; the child restores plan->sigmask before exec. The
+ * child has its own fd table, signal dispositions, cwd and umask, so its set-up does not
+ * touch ours. Called without the GIL (the child runs no Python). */
+static __attribute__((noinline)) pid_t
+uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
+    sigset_t all, old;
+    pid_t pid;
+    int saved_errno;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = vfork();
+    if (pid == 0)
+        uvloop_spawn_child(plan);   /* never returns */
+    saved_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return pid < 0 ? -saved_errno : pid;
+}
+
+
+/* The locked spawn. libuv's fork(): for our own spawns that allow it, a vfork()
+ * (uvloop_spawn_vfork); any other fork() is a real fork(). */
 pid_t uvloop_fork(void) {
     const uvloop_spawn_plan *plan = uvloop_vfork_plan;
     pid_t pid;
     __atomic_add_fetch(&uvloop_fork_calls, 1, __ATOMIC_RELAXED);
     if (plan == NULL || !pthread_equal(uvloop_vfork_thread, pthread_self()))
         return fork();
-    pid = vfork();
-    if (pid == 0)
-        uvloop_spawn_child(plan);
+    pid = uvloop_spawn_vfork(plan);
+    if (pid < 0) {
+        errno = -pid;
+        return -1;
+    }
     return pid;
+}
+
+
+/* The fast spawn's exit watch: a pidfd (Linux 5.3+) becomes readable once the child
+ * exited, and signals sent through it cannot reach a later process that reuses the pid.
+ * Raw system calls: glibc has wrappers only since 2.36. Both return -errno on failure
+ * (-ENOSYS where the kernel or the headers lack them). */
+static int uvloop_pidfd_open(pid_t pid) {
+#ifdef SYS_pidfd_open
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+#else
+    return -ENOSYS;
+#endif
+}
+
+static int uvloop_pidfd_send_signal(int pidfd, int sig) {
+#ifdef SYS_pidfd_send_signal
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+        return -errno;
+    return 0;
+#else
+    return -ENOSYS;
+#endif
 }
 
 #endif
