@@ -46,13 +46,29 @@ cdef _env_list(env):
     return out
 
 
+# (program, $PATH) -> its _exec_paths() list, for children that inherit our environment:
+# building the list costs more than the rest of the spawn's argument handling.
+cdef dict _exec_paths_cache = {}
+
+
 cdef list _exec_paths(executable, env):
     # subprocess's executable_list: the program itself if it has a directory part,
     # else every PATH entry (of `env` when given), tried in order by the child.
+    # The lists are shared: nobody changes them.
     executable = os.fsencode(executable)
     if os.path.dirname(executable):
         return [executable]
-    return [os.path.join(os.fsencode(d), executable) for d in os.get_exec_path(env)]
+    if env is not None:
+        return [os.path.join(os.fsencode(d), executable) for d in os.get_exec_path(env)]
+    key = (executable, os.environ.get('PATH'))
+    paths = _exec_paths_cache.get(key)
+    if paths is None:
+        paths = [os.path.join(os.fsencode(d), executable)
+                 for d in os.get_exec_path(None)]
+        if len(_exec_paths_cache) >= 256:
+            _exec_paths_cache.clear()
+        _exec_paths_cache[key] = paths
+    return paths
 
 
 class _ProcessInfo:
@@ -149,7 +165,12 @@ class ProcessTransport(asyncio.SubprocessTransport):
         if loop.get_debug():
             program = args if isinstance(args, (bytes, str)) else args[0]
             aio_logger.debug('process %r created: pid %s', program, self._pid)
-        loop.create_task(self._connect_pipes(waiter))
+        if self._pipes:
+            loop.create_task(self._connect_pipes(waiter))
+        else:
+            # Nothing to connect: no task, no loop iteration to wait for.
+            self._connected()
+            waiter.set_result(None)
 
     # ----- spawning ---------------------------------------------------------------
 
@@ -380,13 +401,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
                 if self._closed:
                     # close() ran while we waited: it left this one to us.
                     proto.pipe.close()
-            assert self._pending_calls is not None
-            self._try_finish()
-            self._connection_made = True
-            loop.call_soon(self._protocol.connection_made, self)
-            for callback, data in self._pending_calls:
-                loop.call_soon(callback, *data)
-            self._pending_calls = None
+            self._connected()
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -399,6 +414,17 @@ class ProcessTransport(asyncio.SubprocessTransport):
         else:
             if waiter is not None and not waiter.cancelled():
                 waiter.set_result(None)
+
+    def _connected(self):
+        """Every pipe is connected: connection_made(), then what happened meanwhile."""
+        assert self._pending_calls is not None
+        self._try_finish()
+        self._connection_made = True
+        loop = self._loop
+        loop.call_soon(self._protocol.connection_made, self)
+        for callback, data in self._pending_calls:
+            loop.call_soon(callback, *data)
+        self._pending_calls = None
 
     def _call(self, cb, *data):
         if self._pending_calls is not None:
