@@ -138,29 +138,49 @@ class _CountingProtocol(asyncio.SubprocessProtocol):
         self.done.set_result(self.received)
 
 
-def stdout_pipe(new_loop):
-    """A child writes 200 MiB to its stdout pipe; the protocol counts the bytes
-    (pipe_data_received). Measures the pipe transport's read path."""
+def _read_child_stdout(new_loop, program):
+    """Run `program`, which writes PIPE_BYTES to its stdout pipe; the protocol
+    counts the bytes (pipe_data_received): the pipe transport's read path. Also
+    reports this process's CPU time per 100 MB read (the writer is another
+    process): on 2 cores the MB/s of a pipe depends as much on how often each
+    side wakes the other as on the reader's speed."""
     loop = new_loop()
 
     async def main():
         done = loop.create_future()
         transport, _ = await loop.subprocess_exec(
-            lambda: _CountingProtocol(done), "head", "-c", str(PIPE_BYTES),
-            "/dev/zero", stdin=None, stdout=subprocess.PIPE, stderr=None)
+            lambda: _CountingProtocol(done), *program,
+            stdin=None, stdout=subprocess.PIPE, stderr=None)
         received = await done
         transport.close()
         return received
 
     try:
         t0 = time.perf_counter()
+        c0 = time.process_time()
         received = loop.run_until_complete(main())
+        cpu = time.process_time() - c0
         elapsed = time.perf_counter() - t0
     finally:
         loop.close()
     if received != PIPE_BYTES:
         raise RuntimeError(f"received {received} bytes, expected {PIPE_BYTES}")
-    return {"MB/s": received / elapsed / 1e6}
+    return {"MB/s": received / elapsed / 1e6,
+            "cpu_ms/100MB": cpu * 1e3 / (received / 1e8)}
+
+
+def stdout_pipe(new_loop):
+    """A child writes 200 MiB in 8 KiB writes (`head -c`, as stdio-buffered
+    programs write)."""
+    return _read_child_stdout(
+        new_loop, ["head", "-c", str(PIPE_BYTES), "/dev/zero"])
+
+
+def stdout_pipe_64k(new_loop):
+    """A child writes 200 MiB in 64 KiB writes (`dd bs=64k`): one pipe-full each."""
+    return _read_child_stdout(
+        new_loop, ["dd", "if=/dev/zero", "bs=64k",
+                   f"count={PIPE_BYTES // 65536}", "status=none"])
 
 
 def stdout_streams(new_loop):
@@ -195,6 +215,7 @@ WORKLOADS = {
     "spawn-10-threads": spawn_10_threads,
     "spawn-10-threads-switch": spawn_10_threads_switch,
     "stdout-pipe": stdout_pipe,
+    "stdout-pipe-64k": stdout_pipe_64k,
     "stdout-streams-10mb": stdout_streams,
     "spawn-1gib": spawn_1gib,
 }

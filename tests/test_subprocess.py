@@ -170,6 +170,33 @@ def test_pidfd_support_is_probed_once():
         uvloop_ext._pidfd_support(previous)
 
 
+SIGCHLD_PROBE = """
+import asyncio, signal, uvloop
+
+async def main():
+    proc = await asyncio.create_subprocess_exec('sleep', '30', stdin=None,
+                                                stdout=None, stderr=None)
+    with open('/proc/self/status') as f:     # while the child runs
+        for line in f:
+            if line.startswith('SigCgt:'):
+                print(bool(int(line.split()[1], 16) & (1 << (signal.SIGCHLD - 1))))
+    proc.kill()
+    assert await proc.wait() == -signal.SIGKILL
+
+uvloop.run(main())
+"""
+
+
+@pytest.mark.parametrize('locked', [False, True], ids=['fast', 'locked'])
+def test_only_the_locked_spawn_catches_sigchld(locked):
+    # The fast spawn learns of the exit from the child's pidfd, in this loop alone;
+    # libuv's uv_spawn() installs a process-wide SIGCHLD handler while children run.
+    env = dict(os.environ, UVLOOP_SPAWN_LOCKED='1' if locked else '0')
+    out = subprocess.run([sys.executable, '-c', SIGCHLD_PROBE], env=env,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(locked)
+
+
 # ----- errors -------------------------------------------------------------------------
 
 
