@@ -40,10 +40,16 @@ cdef str _WRITELINES_SENDFILE_ERROR = (
 
 cdef char* _loop_recv_buffer(Loop loop) except NULL:
     """The loop's receive buffer: every read of every stream and datagram handle of
-    this loop lands here first (reads never overlap: they run on the loop thread)."""
+    this loop lands here first (reads never overlap: they run on the loop thread).
+
+    Its start is aligned to 64 bytes. A block this large is mmap()ed by malloc and
+    starts 16 bytes into a page, and there the kernel's copy out of a pipe (read())
+    runs at half speed on this project's machines (2x the CPU per MB)."""
+    cdef size_t start
     if loop._recv_buffer is None:
-        loop._recv_buffer = bytearray(RECV_BUFFER_SIZE)
-    return PyByteArray_AS_STRING(loop._recv_buffer)
+        loop._recv_buffer = bytearray(RECV_BUFFER_SIZE + 64)
+    start = <size_t>PyByteArray_AS_STRING(loop._recv_buffer)
+    return <char*>((start + 63) & ~(<size_t>63))
 
 
 cdef void _on_stream_alloc(uv.uv_handle_t* handle, size_t suggested_size,
