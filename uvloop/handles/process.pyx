@@ -74,11 +74,11 @@ cdef bint __spawn_locked_only = os.environ.get('UVLOOP_SPAWN_LOCKED', '') not in
 # the same answer.
 cdef int __pidfd_support = 0
 
-# How the locked spawn makes the child. By default libuv's fork() is a vfork() (spawn.h) unless the
-# child must run Python (preexec_fn): then a real fork(), and the child set-up runs
-# from the pthread_atfork child handler. Both paths run the same child code;
-# UVLOOP_SPAWN_WITH_FORK=1 in the environment (or _spawn_with_fork(True)) forces
-# fork() for every spawn, so that tests can cover that path too.
+# How the locked spawn makes the child. By default libuv's fork() is a vfork()
+# (spawn.h) unless the child must run Python (preexec_fn): then a real fork(), and the
+# child set-up runs from the pthread_atfork child handler. Both ways run the same child
+# code; UVLOOP_SPAWN_WITH_FORK=1 in the environment (or _spawn_with_fork(True)) forces
+# fork() for every locked spawn, so that tests can cover that way too.
 cdef bint __spawn_with_fork = os.environ.get('UVLOOP_SPAWN_WITH_FORK', '') not in ('', '0')
 
 
