@@ -216,6 +216,59 @@ def test_bad_cwd_raises_file_not_found_naming_the_cwd(loop, tmp_path):
     assert zombie_children() == []
 
 
+def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
+    # The fast spawn needs one fd after the child exec'd (its pidfd); the locked one
+    # and asyncio's need theirs (error pipe) before. Either way: EMFILE, no child left.
+    import resource
+
+    async def main():
+        assert await exec_wait('true') == 0     # whatever is done once is done
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        highest = max(int(fd) for fd in os.listdir('/proc/self/fd'))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, hard))
+        try:
+            # Fill every free fd below the limit.
+            held = []
+            try:
+                while True:
+                    held.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                pass
+            try:
+                with pytest.raises(OSError) as info:
+                    await exec_wait('sleep', '30')
+            finally:
+                for fd in held:
+                    os.close(fd)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        return info.value.errno
+
+    import errno
+    assert run(loop, main()) == errno.EMFILE
+    assert zombie_children() == []
+    assert running_children('sleep') == []
+
+
+def running_children(name):
+    """pids of our children running `name`."""
+    me = str(os.getpid())
+    found = []
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index('(') + 1:stat.rindex(')')]
+        fields = stat.rsplit(')', 1)[1].split()
+        if comm == name and fields[1] == me and fields[0] != 'Z':
+            found.append(int(pid))
+    return found
+
+
 def test_program_that_is_not_executable_raises_permission_error(loop, tmp_path):
     script = tmp_path / 'script'
     script.write_text('#!/bin/sh\n')
