@@ -20,6 +20,7 @@ include "handles/poll.pxd"
 include "sockaddr.pxd"
 include "handles/stream.pxd"
 include "handles/pipe.pxd"
+include "handles/tcp.pxd"
 
 
 cdef class Loop:

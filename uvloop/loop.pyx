@@ -29,8 +29,10 @@ from .includes.system cimport *
 import asyncio
 import collections
 import concurrent.futures
+import errno as errno_module
 import functools
 import io as io_module
+import itertools
 import os
 import select as select_module
 import signal as signal_module
@@ -47,6 +49,8 @@ from asyncio import coroutines as aio_coroutines
 from asyncio import events as aio_events
 from asyncio import format_helpers as aio_format_helpers
 from asyncio import futures as aio_futures
+from asyncio import protocols as aio_protocols
+from asyncio import staggered as aio_staggered
 from asyncio import tasks as aio_tasks
 from asyncio import trsock as aio_trsock
 from asyncio.log import logger as aio_logger
@@ -77,6 +81,9 @@ include "sockets.pyx"
 include "sockaddr.pyx"
 include "handles/stream.pyx"
 include "handles/pipe.pyx"
+include "handles/tcp.pyx"
+include "network.pyx"
+include "server.pyx"
 
 
 cdef _check_callback(callback, str method):
@@ -1130,6 +1137,331 @@ cdef class Loop:
             functools.partial(_stop_sock_wait, self, fileno, for_write, handle))
         return fut
 
+    # ----- streams: TCP and Unix sockets ------------------------------------------
+    # Argument checks and error messages are asyncio's, in asyncio's order; name
+    # resolution and connecting use asyncio's own helpers over our sock_* methods.
+    # The transports are ours (handles/tcp.pyx, handles/pipe.pyx, network.pyx).
+
+    async def create_connection(
+            self, protocol_factory, host=None, port=None, *, ssl=None, family=0,
+            proto=0, flags=0, sock=None, local_addr=None, server_hostname=None,
+            ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+            happy_eyeballs_delay=None, interleave=None, all_errors=False):
+        """Connect to a TCP server (or use the connected stream socket `sock`);
+        returns (transport, protocol). Several addresses are tried in turn, or raced
+        with Happy Eyeballs when happy_eyeballs_delay is given."""
+        if server_hostname is not None and not ssl:
+            raise ValueError('server_hostname is only meaningful with ssl')
+        if ssl_handshake_timeout is not None and not ssl:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if ssl_shutdown_timeout is not None and not ssl:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
+        if ssl:
+            _tls_not_built('create_connection')
+        if sock is not None:
+            aio_base_events._check_ssl_socket(sock)
+        if happy_eyeballs_delay is not None and interleave is None:
+            interleave = 1
+
+        if host is not None or port is not None:
+            if sock is not None:
+                raise ValueError(
+                    'host/port and sock can not be specified at the same time')
+            infos = await self._ensure_resolved(
+                (host, port), family=family, type=socket_module.SOCK_STREAM,
+                proto=proto, flags=flags, loop=self)
+            if not infos:
+                raise OSError('getaddrinfo() returned empty list')
+            laddr_infos = None
+            if local_addr is not None:
+                laddr_infos = await self._ensure_resolved(
+                    local_addr, family=family, type=socket_module.SOCK_STREAM,
+                    proto=proto, flags=flags, loop=self)
+                if not laddr_infos:
+                    raise OSError('getaddrinfo() returned empty list')
+            if interleave:
+                infos = aio_base_events._interleave_addrinfos(infos, interleave)
+
+            exceptions = []      # one list of errors per address tried
+            if happy_eyeballs_delay is None:
+                for addrinfo in infos:
+                    try:
+                        sock = await self._connect_sock(
+                            exceptions, addrinfo, laddr_infos)
+                        break
+                    except OSError:
+                        continue
+            else:
+                sock, _, _ = await aio_staggered.staggered_race(
+                    (functools.partial(self._connect_sock, exceptions, addrinfo,
+                                       laddr_infos)
+                     for addrinfo in infos),
+                    happy_eyeballs_delay, loop=self)
+            if sock is None:
+                raise _connect_error([exc for sub in exceptions for exc in sub],
+                                     all_errors)
+            users_socket = False
+        else:
+            if sock is None:
+                raise ValueError(
+                    'host and port was not specified and no sock specified')
+            if sock.type != socket_module.SOCK_STREAM:
+                # AF_UNIX stream sockets are accepted here too, as by asyncio.
+                raise ValueError(f'A Stream Socket was expected, got {sock!r}')
+            users_socket = True
+
+        transport, protocol = await self._create_connection_transport(
+            sock, protocol_factory, users_socket)
+        if self._debug:
+            aio_logger.debug("%r connected to %s:%r: (%r, %r)",
+                             transport.get_extra_info('socket'), host, port,
+                             transport, protocol)
+        return transport, protocol
+
+    def _ensure_resolved(self, address, *, family=0, type=socket_module.SOCK_STREAM,
+                         proto=0, flags=0, loop):
+        return aio_base_events.BaseEventLoop._ensure_resolved(
+            self, address, family=family, type=type, proto=proto, flags=flags,
+            loop=loop)
+
+    def _connect_sock(self, exceptions, addr_info, local_addr_infos=None):
+        """Create, bind and connect one socket (asyncio's, over our sock_connect)."""
+        return aio_base_events.BaseEventLoop._connect_sock(
+            self, exceptions, addr_info, local_addr_infos)
+
+    async def _create_connection_transport(self, sock, protocol_factory,
+                                           bint users_socket):
+        sock.setblocking(False)
+        try:
+            protocol = protocol_factory()
+        except BaseException:
+            if not users_socket:
+                sock.close()
+            raise
+        waiter = self.create_future()
+        cdef UVStream transport = _new_socket_transport(self, sock, users_socket)
+        transport._start(protocol, waiter, None, None)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        return transport, protocol
+
+    async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
+                                      ssl_handshake_timeout=None,
+                                      ssl_shutdown_timeout=None):
+        """Wrap a socket accepted elsewhere into a transport/protocol pair."""
+        if sock.type != socket_module.SOCK_STREAM:
+            raise ValueError(f'A Stream Socket was expected, got {sock!r}')
+        if ssl_handshake_timeout is not None and not ssl:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if ssl_shutdown_timeout is not None and not ssl:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
+        if ssl:
+            _tls_not_built('connect_accepted_socket')
+        aio_base_events._check_ssl_socket(sock)
+        transport, protocol = await self._create_connection_transport(
+            sock, protocol_factory, True)
+        if self._debug:
+            aio_logger.debug("%r handled: (%r, %r)",
+                             transport.get_extra_info('socket'), transport,
+                             protocol)
+        return transport, protocol
+
+    async def create_unix_connection(
+            self, protocol_factory, path=None, *, ssl=None, sock=None,
+            server_hostname=None, ssl_handshake_timeout=None,
+            ssl_shutdown_timeout=None):
+        """Connect to a Unix socket at `path` (or use the connected `sock`)."""
+        assert server_hostname is None or isinstance(server_hostname, str)
+        if ssl:
+            _tls_not_built('create_unix_connection')
+        if server_hostname is not None:
+            raise ValueError('server_hostname is only meaningful with ssl')
+        if ssl_handshake_timeout is not None:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if ssl_shutdown_timeout is not None:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
+        if path is not None:
+            if sock is not None:
+                raise ValueError(
+                    'path and sock can not be specified at the same time')
+            path = os.fspath(path)
+            sock = socket_module.socket(socket_module.AF_UNIX,
+                                        socket_module.SOCK_STREAM, 0)
+            try:
+                sock.setblocking(False)
+                await self.sock_connect(sock, path)
+            except BaseException:
+                sock.close()
+                raise
+            users_socket = False
+        else:
+            if sock is None:
+                raise ValueError('no path and sock were specified')
+            if (sock.family != socket_module.AF_UNIX or
+                    sock.type != socket_module.SOCK_STREAM):
+                raise ValueError(
+                    f'A UNIX Domain Stream Socket was expected, got {sock!r}')
+            sock.setblocking(False)
+            users_socket = True
+        return await self._create_connection_transport(
+            sock, protocol_factory, users_socket)
+
+    async def create_server(
+            self, protocol_factory, host=None, port=None, *,
+            family=socket_module.AF_UNSPEC, flags=socket_module.AI_PASSIVE,
+            sock=None, backlog=100, ssl=None, reuse_address=None, reuse_port=None,
+            keep_alive=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+            start_serving=True):
+        """A TCP server on host (a name, or a sequence of names: one listening
+        socket per address) and port, or on the listening socket `sock`."""
+        if isinstance(ssl, bool):
+            raise TypeError('ssl argument must be an SSLContext or None')
+        if ssl_handshake_timeout is not None and ssl is None:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if ssl_shutdown_timeout is not None and ssl is None:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
+        if ssl is not None:
+            _tls_not_built('create_server')
+        if sock is not None:
+            aio_base_events._check_ssl_socket(sock)
+
+        if host is not None or port is not None:
+            if sock is not None:
+                raise ValueError(
+                    'host/port and sock can not be specified at the same time')
+            if reuse_address is None:
+                reuse_address = os.name == 'posix' and sys.platform != 'cygwin'
+            if host == '':
+                hosts = [None]
+            elif (isinstance(host, str) or
+                  not isinstance(host, collections.abc.Iterable)):
+                hosts = [host]
+            else:
+                hosts = host
+            infos = await aio_tasks.gather(*[
+                self._create_server_getaddrinfo(h, port, family, flags)
+                for h in hosts])
+            infos = set(itertools.chain.from_iterable(infos))
+            sockets = _bound_server_sockets(
+                self, infos, reuse_address, reuse_port, keep_alive)
+        else:
+            if sock is None:
+                raise ValueError('Neither host/port nor sock were specified')
+            if sock.type != socket_module.SOCK_STREAM:
+                raise ValueError(f'A Stream Socket was expected, got {sock!r}')
+            sockets = [sock]
+
+        for sock in sockets:
+            sock.setblocking(False)
+        server = Server(self, sockets, protocol_factory, backlog)
+        if start_serving:
+            server._start_serving()
+            # As asyncio: let one iteration pass before returning.
+            await aio_tasks.sleep(0)
+        if self._debug:
+            aio_logger.info("%r is serving", server)
+        return server
+
+    async def _create_server_getaddrinfo(self, host, port, family, flags):
+        infos = await self._ensure_resolved(
+            (host, port), family=family, type=socket_module.SOCK_STREAM,
+            flags=flags, loop=self)
+        if not infos:
+            raise OSError(f'getaddrinfo({host!r}) returned empty list')
+        return infos
+
+    async def create_unix_server(
+            self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
+            ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+            start_serving=True, cleanup_socket=True):
+        """A server on the Unix socket `path` (or the listening socket `sock`).
+        A stale socket file at `path` is replaced; with cleanup_socket the file is
+        removed when the server closes (asyncio does so from Python 3.13)."""
+        if isinstance(ssl, bool):
+            raise TypeError('ssl argument must be an SSLContext or None')
+        if ssl_handshake_timeout is not None and not ssl:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if ssl_shutdown_timeout is not None and not ssl:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
+        if ssl:
+            _tls_not_built('create_unix_server')
+
+        if path is not None:
+            if sock is not None:
+                raise ValueError(
+                    'path and sock can not be specified at the same time')
+            path = os.fspath(path)
+            sock = socket_module.socket(socket_module.AF_UNIX,
+                                        socket_module.SOCK_STREAM)
+            if path[0] not in (0, '\x00'):     # not an abstract socket
+                try:
+                    if stat_module.S_ISSOCK(os.stat(path).st_mode):
+                        os.remove(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    aio_logger.error('Unable to check or remove stale UNIX socket '
+                                     '%r: %r', path, err)
+            try:
+                sock.bind(path)
+            except OSError as exc:
+                sock.close()
+                if exc.errno == errno_module.EADDRINUSE:
+                    raise OSError(errno_module.EADDRINUSE,
+                                  f'Address {path!r} is already in use') from None
+                raise
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            if sock is None:
+                raise ValueError('path was not specified, and no sock specified')
+            if (sock.family != socket_module.AF_UNIX or
+                    sock.type != socket_module.SOCK_STREAM):
+                raise ValueError(
+                    f'A UNIX Domain Stream Socket was expected, got {sock!r}')
+
+        inodes = {}
+        if cleanup_socket:
+            bound = sock.getsockname()
+            if bound and bound[0] not in (0, '\x00'):
+                try:
+                    inodes[sock] = os.stat(bound).st_ino
+                except FileNotFoundError:
+                    pass
+        sock.setblocking(False)
+        server = Server(self, [sock], protocol_factory, backlog, inodes)
+        if start_serving:
+            server._start_serving()
+            await aio_tasks.sleep(0)
+        return server
+
+    async def sendfile(self, transport, file, offset=0, count=None, *,
+                       fallback=True):
+        """Send a file over a transport: with the kernel's sendfile() on stream
+        sockets, else (fallback=True) by reading it and writing the chunks."""
+        if transport.is_closing():
+            raise RuntimeError("Transport is closing")
+        mode = getattr(transport, '_sendfile_compatible',
+                       aio_constants._SendfileMode.UNSUPPORTED)
+        if mode is aio_constants._SendfileMode.UNSUPPORTED:
+            raise RuntimeError(
+                f"sendfile is not supported for transport {transport!r}")
+        if mode is aio_constants._SendfileMode.TRY_NATIVE:
+            try:
+                return await _sendfile_native(self, transport, file, offset, count)
+            except aio_exceptions.SendfileNotAvailableError:
+                if not fallback:
+                    raise
+        if not fallback:
+            raise RuntimeError(
+                f"fallback is disabled and native sendfile is not "
+                f"supported for transport {transport!r}")
+        return await _sendfile_fallback(self, transport, file, offset, count)
+
     # ----- pipes ------------------------------------------------------------------
 
     async def connect_read_pipe(self, protocol_factory, pipe):
@@ -1192,26 +1524,8 @@ cdef class Loop:
     # ----- not built yet ------------------------------------------------------------
     # Each raises NotImplementedError until its issue lands (README compatibility table).
 
-    async def create_connection(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_connection() is not built yet')
-
-    async def create_server(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_server() is not built yet')
-
-    async def create_unix_connection(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_unix_connection() is not built yet')
-
-    async def create_unix_server(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_unix_server() is not built yet')
-
-    async def connect_accepted_socket(self, *args, **kwargs):
-        raise NotImplementedError('loop.connect_accepted_socket() is not built yet')
-
     async def create_datagram_endpoint(self, *args, **kwargs):
         raise NotImplementedError('loop.create_datagram_endpoint() is not built yet')
-
-    async def sendfile(self, *args, **kwargs):
-        raise NotImplementedError('loop.sendfile() is not built yet')
 
     async def start_tls(self, *args, **kwargs):
         raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
@@ -1231,25 +1545,68 @@ cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
 cdef int EINVAL_CODE = 22
 
 
-cdef int _dup_fd(int fd) except -1:
-    """A close-on-exec duplicate of fd: libuv owns it, the caller keeps fd."""
-    cdef int new_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-    if new_fd < 0:
-        raise_errno()
-    return new_fd
+cdef _tls_not_built(str method):
+    raise NotImplementedError(
+        f'TLS is not built yet in this uvloop: loop.{method}() cannot take '
+        f'ssl= (use ssl=None, or asyncio\'s default loop for TLS)')
 
 
-cdef _check_pollable(int fd):
-    """Raise if epoll cannot watch fd (e.g. /dev/null): libuv would abort."""
+cdef _connect_error(list exceptions, bint all_errors):
+    """The error create_connection() raises when no address could be reached."""
+    if all_errors:
+        return ExceptionGroup('create_connection failed', exceptions)
+    if len(exceptions) == 1:
+        return exceptions[0]
+    # The same error everywhere: report it once. Else all of their messages.
+    model = str(exceptions[0])
+    if all(str(exc) == model for exc in exceptions):
+        return exceptions[0]
+    return OSError('Multiple exceptions: {}'.format(
+        ', '.join(str(exc) for exc in exceptions)))
+
+
+cdef list _bound_server_sockets(Loop loop, infos, reuse_address, reuse_port,
+                                keep_alive):
+    """create_server(): one bound socket per address; all closed on failure."""
+    sockets = []
+    completed = False
     try:
-        epoll = select_module.epoll
-    except AttributeError:
-        return
-    watcher = epoll()
-    try:
-        watcher.register(fd, select_module.EPOLLIN)
+        for af, socktype, proto, canonname, sa in infos:
+            try:
+                sock = socket_module.socket(af, socktype, proto)
+            except OSError:
+                # A family/type/protocol this system lacks: skip the address.
+                if loop._debug:
+                    aio_logger.warning('create_server() failed to create '
+                                       'socket.socket(%r, %r, %r)',
+                                       af, socktype, proto, exc_info=True)
+                continue
+            sockets.append(sock)
+            if reuse_address:
+                sock.setsockopt(socket_module.SOL_SOCKET,
+                                socket_module.SO_REUSEADDR, True)
+            if reuse_port:
+                aio_base_events._set_reuseport(sock)
+            if keep_alive:
+                sock.setsockopt(socket_module.SOL_SOCKET,
+                                socket_module.SO_KEEPALIVE, True)
+            # One family per socket: no IPv4 through an IPv6 socket.
+            if (aio_base_events._HAS_IPv6 and af == socket_module.AF_INET6 and
+                    hasattr(socket_module, 'IPPROTO_IPV6')):
+                sock.setsockopt(socket_module.IPPROTO_IPV6,
+                                socket_module.IPV6_V6ONLY, True)
+            try:
+                sock.bind(sa)
+            except OSError as err:
+                raise OSError(err.errno, 'error while attempting to bind on '
+                              'address %r: %s' % (sa, err.strerror.lower())) \
+                    from None
+        completed = True
     finally:
-        watcher.close()
+        if not completed:
+            for sock in sockets:
+                sock.close()
+    return sockets
 
 
 def _sighandler_noop(signum, frame):

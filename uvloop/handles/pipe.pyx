@@ -56,6 +56,10 @@ cdef class UnixTransport(UVStream):
         self._capture_addresses()
         self._register_fds()
 
+    @property
+    def _sendfile_compatible(self):
+        return aio_constants._SendfileMode.TRY_NATIVE
+
 
 cdef class UnixServer(UVStreamServer):
 

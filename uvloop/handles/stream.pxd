@@ -56,7 +56,11 @@ cdef class UVStream(UVHandle):
         # allocation callback to the read callback.
         Py_buffer _read_view
         bint _read_view_held
-        bint _read_aborted            # get_buffer() failed: ignore the UV_ENOBUFS
+        # No buffer for this read (libuv then reports UV_ENOBUFS), and why: the
+        # get_buffer() error is handled in the read callback, because the allocation
+        # callback must not stop reading (libuv would call a NULL read callback).
+        bint _read_aborted
+        object _get_buffer_error
 
     cdef _init_stream(self, Loop loop, size_t handle_size)
     cdef _open_fd(self, int fd)

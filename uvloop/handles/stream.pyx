@@ -253,7 +253,7 @@ cdef class UVStream(UVHandle):
         except BaseException as exc:
             self._release_read_view()
             self._read_aborted = True
-            self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+            self._get_buffer_error = exc
             return
         buf.base = <char*>self._read_view.buf
         buf.len = self._read_view.len
@@ -280,8 +280,13 @@ cdef class UVStream(UVHandle):
     cdef _on_read_buffered(self, ssize_t nread):
         self._release_read_view()
         if self._read_aborted:
-            # get_buffer() failed (already reported): libuv says UV_ENOBUFS.
+            # No buffer was given for this read: libuv says UV_ENOBUFS.
             self._read_aborted = False
+            exc = self._get_buffer_error
+            if exc is not None:
+                self._get_buffer_error = None
+                self._fatal_error(exc,
+                                  'Fatal error: protocol.get_buffer() call failed.')
             return
         if nread > 0:
             try:
