@@ -665,10 +665,13 @@ cdef class UVStream(UVHandle):
             if fd < 0:
                 raise_errno()
             try:
-                self._file = socket_module.socket(fileno=fd)
+                sock = socket_module.socket(fileno=fd)
             except BaseException:
                 close(fd)
                 raise
+            # The descriptor is non-blocking already; tell the socket object.
+            sock.setblocking(False)
+            self._file = sock
             self._loop._transports[fd] = self
         self._transport_socket = aio_TransportSocket(self._file)
         return self._transport_socket
