@@ -79,6 +79,7 @@ include "handles/async_.pyx"
 include "handles/poll.pyx"
 include "sockets.pyx"
 include "sockaddr.pyx"
+include "handles/transport.pyx"
 include "handles/stream.pyx"
 include "handles/pipe.pyx"
 include "handles/tcp.pyx"
@@ -1240,7 +1241,7 @@ cdef class Loop:
             raise
         waiter = self.create_future()
         cdef UVStream transport = _new_socket_transport(self, sock, users_socket)
-        transport._start(protocol, waiter, None, None)
+        transport._start(protocol, waiter, None)
         try:
             await waiter
         except BaseException:

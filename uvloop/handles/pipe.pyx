@@ -2,8 +2,8 @@
 # write pipe transports behind loop.connect_read_pipe() / connect_write_pipe() and a
 # subprocess's stdio.
 #
-# Life rules are those of every UVStream (stream.pyx): `new()` runs uv_pipe_init() and
-# attaches the handle; libuv owns the descriptor it is given and closes it with the
+# Life rules are those of every transport (transport.pyx, stream.pyx): `new()` runs
+# uv_pipe_init() and attaches the handle; libuv owns the descriptor it is given and closes it with the
 # handle. A pipe opened from a Python file object hands libuv a dup() of its fd; the
 # file object is the transport's `_file` (get_extra_info('pipe')), closed after
 # connection_lost() as asyncio closes it.
@@ -96,7 +96,7 @@ cdef class _PipeTransport(UVStream):
             self._adopted()      # uv_spawn() opened it
         self._file = pipe
         self._extra = {'pipe': pipe}
-        self._start(protocol, waiter, None, None)
+        self._start(protocol, waiter, None)
 
     cdef _set_protocol(self, protocol):
         # asyncio's pipe transports always call data_received().
@@ -224,7 +224,7 @@ cdef class WritePipeTransport(_PipeTransport):
     def _on_reader_gone(self):
         if self._loop._debug:
             aio_logger.info("%r was closed by peer", self)
-        self._force_close(BrokenPipeError() if self._write_requests else None)
+        self._force_close(BrokenPipeError() if self._requests else None)
 
     cdef _on_closed(self):
         self._stop_reading()
