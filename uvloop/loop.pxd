@@ -6,7 +6,7 @@ from cpython.object cimport PyObject
 
 from .includes cimport uv
 from .includes.python cimport PyThread_type_lock
-from .includes.system cimport sockaddr_storage, socklen_t
+from .includes.system cimport sockaddr, sockaddr_storage, socklen_t
 
 
 cdef class Loop
@@ -22,6 +22,7 @@ include "handles/transport.pxd"
 include "handles/stream.pxd"
 include "handles/pipe.pxd"
 include "handles/tcp.pxd"
+include "handles/udp.pxd"
 
 
 cdef class Loop:

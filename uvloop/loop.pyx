@@ -83,6 +83,7 @@ include "handles/transport.pyx"
 include "handles/stream.pyx"
 include "handles/pipe.pyx"
 include "handles/tcp.pyx"
+include "handles/udp.pyx"
 include "network.pyx"
 include "server.pyx"
 
@@ -1463,6 +1464,35 @@ cdef class Loop:
                 f"supported for transport {transport!r}")
         return await _sendfile_fallback(self, transport, file, offset, count)
 
+    # ----- datagrams ---------------------------------------------------------------
+
+    async def create_datagram_endpoint(
+            self, protocol_factory, local_addr=None, remote_addr=None, *, family=0,
+            proto=0, flags=0, reuse_port=None, allow_broadcast=None, sock=None):
+        """A datagram (UDP, or Unix datagram) endpoint: (transport, protocol).
+        The arguments are checked and the socket made by the running Python's
+        asyncio code, which hands it to _make_datagram_transport()."""
+        return await aio_base_events.BaseEventLoop.create_datagram_endpoint(
+            self, protocol_factory, local_addr, remote_addr, family=family,
+            proto=proto, flags=flags, reuse_port=reuse_port,
+            allow_broadcast=allow_broadcast, sock=sock)
+
+    def _make_datagram_transport(self, sock, protocol, address=None, waiter=None,
+                                 extra=None):
+        # The socket (the user's, or asyncio's for us) stays a Python object, closed
+        # after connection_lost(); libuv works on a dup() of it.
+        cdef UDPTransport transport = UDPTransport.new(self)
+        transport._address = address
+        transport._file = sock
+        try:
+            transport._open_fd(_dup_fd(sock.fileno()))
+        except BaseException:
+            transport._file = None
+            UVHandle.close(transport)
+            raise
+        transport._start(protocol, waiter, None)
+        return transport
+
     # ----- pipes ------------------------------------------------------------------
 
     async def connect_read_pipe(self, protocol_factory, pipe):
@@ -1524,9 +1554,6 @@ cdef class Loop:
 
     # ----- not built yet ------------------------------------------------------------
     # Each raises NotImplementedError until its issue lands (README compatibility table).
-
-    async def create_datagram_endpoint(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_datagram_endpoint() is not built yet')
 
     async def start_tls(self, *args, **kwargs):
         raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
