@@ -16,6 +16,9 @@ VENV_DEBUG = .venv-debug
 
 .PHONY: all build debug test test-ft demo bench clean
 
+# A free-threaded CPython 3.13 (built once per machine into .cache/python-ft).
+FT_PYTHON = .cache/python-ft/venv/bin/python
+
 all: build
 
 $(LIBUV):
@@ -42,6 +45,13 @@ debug: $(VENV_DEBUG)/.built
 # source tree.
 test: debug
 	cd tests && UVLOOP_REQUIRE_DEBUG=1 ../$(VENV_DEBUG)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# The whole suite on a free-threaded CPython with the GIL off (conftest.py fails the
+# run if importing uvloop turned the GIL back on).
+test-ft: $(LIBUV)
+	.ci/ft-python >/dev/null
+	UVLOOP_DEBUG=1 $(FT_PYTHON) -m pip install --quiet --no-build-isolation --no-deps .
+	cd tests && UVLOOP_REQUIRE_DEBUG=1 ../$(FT_PYTHON) -m pytest -q $(PYTEST_ARGS)
 
 demo: build
 	$(VENV)/bin/python examples/demo.py

@@ -8,6 +8,8 @@ no libuv handle, timer or callback handle outlived the loop.
 import asyncio
 import gc
 import os
+import sys
+import sysconfig
 
 import pytest
 
@@ -23,6 +25,10 @@ def pytest_configure(config):
     if os.environ.get('UVLOOP_REQUIRE_DEBUG') and uvloop.loop._debug_counters() is None:
         raise pytest.UsageError(
             'this run needs the debug build of uvloop (UVLOOP_DEBUG=1): `make test`')
+    if sysconfig.get_config_var('Py_GIL_DISABLED') and sys._is_gil_enabled():
+        raise pytest.UsageError(
+            'free-threaded CPython, but the GIL is on: importing uvloop (or another '
+            'extension) re-enabled it')
 
 
 def debug_counters():
@@ -43,11 +49,13 @@ def assert_no_leaks(before):
 
 
 def close_loop(loop):
-    if loop.is_closed():
-        return
-    if not loop.is_running():
+    if not loop.is_closed():
         loop.run_until_complete(loop.shutdown_asyncgens())
-    loop.close()
+        loop.close()
+    # pytest still holds the loop while fixtures are torn down: drop the hooks a test
+    # installed, so what they captured (handles in exception contexts) can be freed.
+    loop.set_exception_handler(None)
+    loop.set_task_factory(None)
 
 
 @pytest.fixture(params=sorted(LOOP_FACTORIES))

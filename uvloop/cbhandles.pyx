@@ -1,5 +1,8 @@
 # Handle and TimerHandle: what call_soon / call_later / call_at return.
 #
+# Code compiled by Cython runs without Python frames of its own, so sys._getframe(0)
+# there is already the user's frame: that is what debug mode's _source_traceback records.
+#
 # They follow asyncio.Handle and asyncio.TimerHandle (cancel, cancelled, when,
 # get_context, the repr, the exception-handler context on failure) but are cdef classes:
 # the ready queue and the timer heap touch their fields without Python attribute lookups.
@@ -11,6 +14,7 @@ cdef _new_context_or(context):
     return context
 
 
+@cython.freelist(256)
 cdef class Handle:
 
     def __cinit__(self):
@@ -27,7 +31,7 @@ cdef class Handle:
         self._loop = loop
         self._context = _new_context_or(context)
         if self._loop._debug:
-            self._source_traceback = extract_stack(sys_getframe(1))
+            self._source_traceback = extract_stack(sys_getframe(0))
 
     cdef _run(self):
         cdef object callback = self._callback
@@ -93,12 +97,11 @@ cdef class Handle:
         return '<{}>'.format(' '.join(self._repr_info()))
 
 
+@cython.freelist(256)
 cdef class TimerHandle(Handle):
 
     def __init__(self, when, callback, args, loop, context=None):
         Handle.__init__(self, callback, args, loop, context)
-        if self._source_traceback:
-            del self._source_traceback[-1]
         self._when = when
         self._heap_index = -1
 

@@ -5,31 +5,25 @@
 # Resolver errors (UV_EAI_*) become socket.gaierror with the system's EAI_* code.
 
 
-cdef object _gaierror_codes = None
-
-
-cdef _uv_eai_to_socket_eai(int uverr):
-    global _gaierror_codes
-    if _gaierror_codes is None:
-        _gaierror_codes = {
-            uv.UV_EAI_ADDRFAMILY: getattr(socket_module, 'EAI_ADDRFAMILY', -9),
-            uv.UV_EAI_AGAIN: socket_module.EAI_AGAIN,
-            uv.UV_EAI_BADFLAGS: socket_module.EAI_BADFLAGS,
-            uv.UV_EAI_FAIL: socket_module.EAI_FAIL,
-            uv.UV_EAI_FAMILY: socket_module.EAI_FAMILY,
-            uv.UV_EAI_MEMORY: socket_module.EAI_MEMORY,
-            uv.UV_EAI_NODATA: getattr(socket_module, 'EAI_NODATA', -5),
-            uv.UV_EAI_NONAME: socket_module.EAI_NONAME,
-            uv.UV_EAI_OVERFLOW: socket_module.EAI_OVERFLOW,
-            uv.UV_EAI_SERVICE: socket_module.EAI_SERVICE,
-            uv.UV_EAI_SOCKTYPE: socket_module.EAI_SOCKTYPE,
-        }
-    return _gaierror_codes.get(uverr)
+# Built at import, not lazily: loops in many threads read it without a lock.
+cdef dict _gaierror_codes = {
+    uv.UV_EAI_ADDRFAMILY: getattr(socket_module, 'EAI_ADDRFAMILY', -9),
+    uv.UV_EAI_AGAIN: socket_module.EAI_AGAIN,
+    uv.UV_EAI_BADFLAGS: socket_module.EAI_BADFLAGS,
+    uv.UV_EAI_FAIL: socket_module.EAI_FAIL,
+    uv.UV_EAI_FAMILY: socket_module.EAI_FAMILY,
+    uv.UV_EAI_MEMORY: socket_module.EAI_MEMORY,
+    uv.UV_EAI_NODATA: getattr(socket_module, 'EAI_NODATA', -5),
+    uv.UV_EAI_NONAME: socket_module.EAI_NONAME,
+    uv.UV_EAI_OVERFLOW: socket_module.EAI_OVERFLOW,
+    uv.UV_EAI_SERVICE: socket_module.EAI_SERVICE,
+    uv.UV_EAI_SOCKTYPE: socket_module.EAI_SOCKTYPE,
+}
 
 
 cdef convert_error(int uverr):
     """The exception for a negative libuv status code (not raised: returned)."""
-    eai = _uv_eai_to_socket_eai(uverr)
+    eai = _gaierror_codes.get(uverr)
     if eai is not None:
         return socket_module.gaierror(eai, gai_strerror(eai).decode())
     if uverr == uv.UV_EOF:

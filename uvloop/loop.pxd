@@ -49,6 +49,7 @@ cdef class Loop:
         # with `_wakeup_async`; the loop thread swaps the list out after uv_run().
         PyThread_type_lock _threadsafe_lock
         list _threadsafe_queue
+        int _threadsafe_pending
         bint _threadsafe_closed
         UVAsync _wakeup_async
 
@@ -92,6 +93,7 @@ cdef class Loop:
     cdef _run_once(self)
     cdef _run_ready(self)
     cdef _run_handle_debug(self, Handle handle)
+    cdef _lock_threadsafe_queue(self)
     cdef _drain_threadsafe_queue(self)
     cdef _verify_polls(self)
     cdef _handle_callback_error(self, exc, source)

@@ -10,6 +10,7 @@
 #   3. due TimerHandles join the ready queue;
 #   4. the callbacks ready at that point run, in order; later ones wait a round.
 
+cimport cython
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.math cimport ceil
 from libc.string cimport memcpy, memset
@@ -88,31 +89,27 @@ include "network.pyx"
 include "server.pyx"
 
 
-cdef _check_callback(callback, str method):
-    """asyncio's argument check for callbacks: no coroutines, only callables."""
-    if PyCoro_CheckExact(callback) or aio_coroutines.iscoroutine(callback):
-        raise TypeError(f"coroutines cannot be used with {method}()")
+cdef _check_callback(callback, str method, bint full):
+    """asyncio's argument check for callbacks: only callables, no coroutines.
+
+    asyncio checks only in debug mode; we always run the cheap part (a callable,
+    not an `async def` function or method), and asyncio's complete check (partials,
+    coroutine markers) when `full` (debug mode).
+    """
     if not PyCallable_Check(callback):
+        if aio_coroutines.iscoroutine(callback):
+            raise TypeError(f"coroutines cannot be used with {method}()")
         raise TypeError(f'a callable object was expected by {method}(), '
                         f'got {callback!r}')
-    if _is_coroutine_function(callback):
+    if _is_async_def(callback) or (full and aio_coroutines.iscoroutinefunction(callback)):
         raise TypeError(f"coroutines cannot be used with {method}()")
 
 
-cdef bint _is_coroutine_function(callback):
-    # Plain functions and bound methods are decided from their code flags; other
-    # callables (partials, callable objects) take asyncio's general check.
+cdef inline bint _is_async_def(callback):
     if PyMethod_Check(callback):
         callback = <object>PyMethod_GET_FUNCTION(callback)
-    if PyFunction_Check(callback):
-        flags = (<PyCodeObject*>PyFunction_GET_CODE(callback)).co_flags
-        if flags & (CO_COROUTINE | CO_ITERABLE_COROUTINE):
-            return True
-        return getattr(callback, '_is_coroutine', None) is not None and \
-            aio_coroutines.iscoroutinefunction(callback)
-    if type(callback) is type(len):
-        return False
-    return aio_coroutines.iscoroutinefunction(callback)
+    return PyFunction_Check(callback) and \
+        (<PyCodeObject*>PyFunction_GET_CODE(callback)).co_flags & CO_COROUTINE
 
 
 cdef _fileno_of(fd):
@@ -314,8 +311,7 @@ cdef class Loop:
     cdef _close_handles(self):
         # Other threads may be inside call_soon_threadsafe(): close the queue under
         # its lock first, so none of them can touch the async handle once it is gone.
-        with nogil:
-            PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+        self._lock_threadsafe_queue()
         self._threadsafe_closed = True
         self._threadsafe_queue = []
         PyThread_release_lock(self._threadsafe_lock)
@@ -421,12 +417,7 @@ cdef class Loop:
 
     cdef Handle _call_soon(self, callback, tuple args, context):
         cdef Handle handle = Handle.__new__(Handle)
-        handle._callback = callback
-        handle._args = args
-        handle._loop = self
-        handle._context = PyContext_CopyCurrent() if context is None else context
-        if self._debug:
-            handle._source_traceback = extract_stack(sys_getframe(2))
+        _init_handle(handle, self, callback, args, context)
         self._ready.append(handle)
         return handle
 
@@ -435,41 +426,44 @@ cdef class Loop:
         self._check_closed()
         if self._debug:
             self._check_thread()
-        _check_callback(callback, 'call_soon')
+        _check_callback(callback, 'call_soon', self._debug)
         return self._call_soon(callback, args, context)
 
     def call_soon_threadsafe(self, callback, *args, context=None):
         """Like call_soon(), from any thread; wakes the loop if it sleeps."""
-        self._check_closed()
-        _check_callback(callback, 'call_soon_threadsafe')
+        # No unlocked _check_closed(): `_threadsafe_closed`, read under the lock
+        # below, is the answer that cannot race with close() in the loop's thread.
+        _check_callback(callback, 'call_soon_threadsafe', self._debug)
         cdef Handle handle = Handle.__new__(Handle)
-        handle._callback = callback
-        handle._args = args
-        handle._loop = self
-        handle._context = PyContext_CopyCurrent() if context is None else context
-        if self._debug:
-            handle._source_traceback = extract_stack(sys_getframe(1))
-        with nogil:
-            PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+        _init_handle(handle, self, callback, args, context)
+        self._lock_threadsafe_queue()
         if self._threadsafe_closed:
             PyThread_release_lock(self._threadsafe_lock)
             raise RuntimeError('Event loop is closed')
         self._threadsafe_queue.append(handle)
+        uvloop_atomic_store_int(&self._threadsafe_pending, 1)
         self._wakeup_async.send()
         PyThread_release_lock(self._threadsafe_lock)
         return handle
 
-    cdef _drain_threadsafe_queue(self):
-        cdef list queue
-        # Unlocked peek: a stale answer only delays the handles by one iteration,
-        # and the async handle guarantees that iteration comes.
-        if not self._threadsafe_queue:
+    cdef _lock_threadsafe_queue(self):
+        # Under the GIL the holder never waits inside the lock (the critical
+        # sections run no Python code), so the first try nearly always succeeds;
+        # only a real wait releases the GIL, so the holder can finish.
+        if PyThread_acquire_lock(self._threadsafe_lock, NOWAIT_LOCK):
             return
-        fresh = []
         with nogil:
             PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+
+    cdef _drain_threadsafe_queue(self):
+        cdef list queue
+        if not uvloop_atomic_load_int(&self._threadsafe_pending):
+            return
+        fresh = []
+        self._lock_threadsafe_queue()
         queue = self._threadsafe_queue
         self._threadsafe_queue = fresh
+        uvloop_atomic_store_int(&self._threadsafe_pending, 0)
         PyThread_release_lock(self._threadsafe_lock)
         self._ready.extend(queue)
 
@@ -477,10 +471,7 @@ cdef class Loop:
         """Call callback(*args) after `delay` seconds; returns a TimerHandle."""
         if delay is None:
             raise TypeError('delay must not be None')
-        timer = self.call_at(self.time() + delay, callback, *args, context=context)
-        if (<TimerHandle>timer)._source_traceback:
-            del (<TimerHandle>timer)._source_traceback[-1]
-        return timer
+        return self.call_at(self.time() + delay, callback, *args, context=context)
 
     def call_at(self, when, callback, *args, context=None):
         """Call callback(*args) at loop time `when`; returns a TimerHandle."""
@@ -489,16 +480,11 @@ cdef class Loop:
         self._check_closed()
         if self._debug:
             self._check_thread()
-        _check_callback(callback, 'call_at')
+        _check_callback(callback, 'call_at', self._debug)
         cdef TimerHandle timer = TimerHandle.__new__(TimerHandle)
-        timer._callback = callback
-        timer._args = args
-        timer._loop = self
-        timer._context = PyContext_CopyCurrent() if context is None else context
+        _init_handle(timer, self, callback, args, context)
         timer._when = when
         timer._heap_index = -1
-        if self._debug:
-            timer._source_traceback = extract_stack(sys_getframe(1))
         self._timers_push(timer)
         return timer
 
@@ -677,7 +663,7 @@ cdef class Loop:
         """Call callback(*args) whenever fd is readable."""
         fileno = self._ensure_fd_no_transport(fd)
         self._check_closed()
-        _check_callback(callback, 'add_reader')
+        _check_callback(callback, 'add_reader', self._debug)
         self._add_reader(fileno, Handle(callback, args, self, None))
 
     def remove_reader(self, fd):
@@ -688,7 +674,7 @@ cdef class Loop:
         """Call callback(*args) whenever fd is writable."""
         fileno = self._ensure_fd_no_transport(fd)
         self._check_closed()
-        _check_callback(callback, 'add_writer')
+        _check_callback(callback, 'add_writer', self._debug)
         self._add_writer(fileno, Handle(callback, args, self, None))
 
     def remove_writer(self, fd):
@@ -730,7 +716,7 @@ cdef class Loop:
         """Run func(*args) in `executor` (default: a ThreadPoolExecutor)."""
         self._check_closed()
         if self._debug:
-            _check_callback(func, 'run_in_executor')
+            _check_callback(func, 'run_in_executor', True)
         if executor is None:
             if self._executor_shutdown_called:
                 raise RuntimeError('Executor shutdown has been called')
@@ -1564,6 +1550,16 @@ cdef class Loop:
 
     async def subprocess_shell(self, *args, **kwargs):
         raise NotImplementedError('loop.subprocess_shell() is not built yet')
+
+
+cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context):
+    """Fill a Handle made with __new__ (the fast path of call_soon and friends)."""
+    handle._callback = callback
+    handle._args = args
+    handle._loop = loop
+    handle._context = PyContext_CopyCurrent() if context is None else context
+    if loop._debug:
+        handle._source_traceback = extract_stack(sys_getframe(0))
 
 
 cdef inline bint _timer_before(TimerHandle a, TimerHandle b):

@@ -28,6 +28,7 @@ cdef extern from "Python.h":
     int PyThread_acquire_lock(PyThread_type_lock lock, int waitflag) nogil
     void PyThread_release_lock(PyThread_type_lock lock) nogil
     int WAIT_LOCK
+    int NOWAIT_LOCK
     unsigned long PyThread_get_thread_ident()
 
     object PyMemoryView_FromMemory(char* mem, Py_ssize_t size, int flags)
@@ -49,3 +50,8 @@ cdef extern from "Python.h":
         int co_flags
     int CO_COROUTINE
     int CO_ITERABLE_COROUTINE
+
+
+cdef extern from "includes/atomics.h" nogil:
+    int uvloop_atomic_load_int(const int* p)
+    void uvloop_atomic_store_int(int* p, int value)

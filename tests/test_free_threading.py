@@ -1,0 +1,107 @@
+"""Free-threaded CPython: the extension keeps the GIL off, and loops in many threads
+run truly in parallel without sharing state."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import sysconfig
+import threading
+
+import pytest
+
+import uvloop
+
+FREE_THREADED_BUILD = bool(sysconfig.get_config_var('Py_GIL_DISABLED'))
+
+
+@pytest.mark.skipif(not FREE_THREADED_BUILD,
+                    reason='only a free-threaded CPython can run without the GIL')
+def test_importing_uvloop_keeps_the_gil_disabled():
+    # A fresh interpreter: an extension not marked free-threading compatible would
+    # re-enable the GIL at import (with a RuntimeWarning).
+    code = ('import sys, warnings; warnings.simplefilter("error"); import uvloop; '
+            'print(sys._is_gil_enabled())')
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON_GIL'}
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True, env=env)
+    assert out.stdout.strip() == 'False'
+
+
+def test_loops_in_8_threads_stop_and_close_while_others_run():
+    # Each thread runs its own loop for a different time, then stops and closes it
+    # while the other loops are still running callbacks and timers.
+    results = {}
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def worker(index):
+        try:
+            loop = uvloop.new_event_loop()
+            counter = [0]
+
+            def tick():
+                counter[0] += 1
+                loop.call_soon(tick)
+
+            barrier.wait()
+            loop.call_soon(tick)
+            loop.call_later(0.02 * (index + 1), loop.stop)
+            loop.run_forever()
+            loop.close()
+            results[index] = counter[0]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(results) == list(range(8))
+    assert all(count > 0 for count in results.values())
+
+
+def test_threadsafe_calls_between_loops_in_many_threads():
+    # 4 loops, each in its own thread, send 10,000 calls to each other loop.
+    loops_count, calls = 4, 10_000
+    loops = [None] * loops_count
+    recorders = [None] * loops_count
+    received = [[] for _ in range(loops_count)]
+    ready = threading.Barrier(loops_count)
+
+    def worker(index):
+        async def main():
+            loops[index] = asyncio.get_running_loop()
+            done = asyncio.Event()
+            expected = (loops_count - 1) * calls
+
+            def record(sender, seq):
+                received[index].append((sender, seq))
+                if len(received[index]) == expected:
+                    done.set()
+
+            recorders[index] = record
+            await asyncio.to_thread(ready.wait)
+            for seq in range(calls):
+                for other in range(loops_count):
+                    if other != index:
+                        loops[other].call_soon_threadsafe(recorders[other], index, seq)
+            await asyncio.wait_for(done.wait(), 60)
+            # Keep running until every loop got everything, so no sender hits a
+            # closed loop.
+            await asyncio.to_thread(finished.wait)
+
+        uvloop.run(main())
+
+    finished = threading.Barrier(loops_count)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(loops_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, got in enumerate(received):
+        for sender in range(loops_count):
+            if sender != index:
+                assert [seq for s, seq in got if s == sender] == list(range(calls))
