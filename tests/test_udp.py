@@ -106,6 +106,28 @@ def test_unconnected_endpoint_sends_to_the_address_given(loop):
     run(loop, main())
 
 
+def test_each_sender_gets_its_own_replies(loop):
+    async def main():
+        server, _ = await endpoint(loop, local_addr=('127.0.0.1', 0), echo=True)
+        server_addr = server.get_extra_info('sockname')
+        clients = [await endpoint(loop, local_addr=('127.0.0.1', 0))
+                   for _ in range(3)]
+        for round_ in range(3):
+            for index, (transport, _) in enumerate(clients):
+                # Alternating senders, and a fresh tuple each time for one of them.
+                addr = tuple(server_addr) if index == 1 else server_addr
+                transport.sendto(f'{index}:{round_}'.encode(), addr)
+        for index, (transport, proto) in enumerate(clients):
+            await proto.wait(3)
+            assert [d for d, _ in proto.datagrams] == \
+                [f'{index}:{r}'.encode() for r in range(3)]
+            transport.close()
+            await proto.lost
+        server.close()
+
+    run(loop, main())
+
+
 def test_host_names_are_resolved_for_sendto(loop):
     async def main():
         server, server_proto = await endpoint(loop, local_addr=('127.0.0.1', 0))

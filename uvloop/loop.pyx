@@ -13,7 +13,7 @@
 cimport cython
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.math cimport ceil
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
                              PyBUF_WRITABLE)
 from cpython.bytearray cimport PyByteArray_AS_STRING

@@ -9,6 +9,7 @@ ctypedef struct _StreamMemory:
     char* recv_buffer         # the loop's receive buffer (Loop._recv_buffer)
     size_t recv_buffer_size
     bint protocol_buffered    # reads go to protocol.get_buffer() instead
+    bint read_from_protocol   # this read's buffer came from the protocol
 
 
 # A write request: the uv request and the Python object(s) whose memory it sends.

@@ -17,6 +17,12 @@ cdef class UDPTransport(UVTransport):
         object _address               # remote_addr given at creation, or None
         bint _connected               # a connected socket: no address per datagram
         int _family
+        # One-entry caches of address conversions: a reply usually goes to (the very
+        # tuple of) the address the request came from.
+        sockaddr_storage _last_source
+        object _last_source_py
+        sockaddr_storage _last_destination
+        object _last_destination_py
 
     @staticmethod
     cdef UDPTransport new(Loop loop)
@@ -26,3 +32,4 @@ cdef class UDPTransport(UVTransport):
     cdef _on_datagram(self, ssize_t nread, const uv.uv_buf_t* buf,
                       const sockaddr* addr)
     cdef _on_send_done(self, int status)
+    cdef object _source_address(self, const sockaddr* addr)

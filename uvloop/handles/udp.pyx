@@ -20,11 +20,16 @@ cdef void _on_udp_alloc(uv.uv_handle_t* handle, size_t suggested_size,
 
 
 cdef void _on_udp_recv(uv.uv_udp_t* handle, ssize_t nread, const uv.uv_buf_t* buf,
-                       const sockaddr* addr, unsigned flags) noexcept with gil:
-    cdef UDPTransport transport
+                       const sockaddr* addr, unsigned flags) noexcept nogil:
     if nread == 0 and addr is NULL:
-        return          # nothing more to read
-    transport = <UDPTransport>handle.data
+        return          # nothing more to read (EAGAIN): no need for the GIL
+    _on_udp_recv_with_gil(handle, nread, buf, addr)
+
+
+cdef void _on_udp_recv_with_gil(uv.uv_udp_t* handle, ssize_t nread,
+                                const uv.uv_buf_t* buf,
+                                const sockaddr* addr) noexcept with gil:
+    cdef UDPTransport transport = <UDPTransport>handle.data
     context = transport._context
     PyContext_Enter(context)
     try:
@@ -55,15 +60,13 @@ cdef void _on_udp_send(uv.uv_udp_send_t* req, int status) noexcept with gil:
         PyContext_Exit(context)
 
 
-cdef object _datagram_source(const sockaddr* addr):
-    # libuv does not pass the address length: derive it from the family.
-    if addr is NULL or addr.sa_family == AF_UNSPEC:
-        return None
+cdef socklen_t _sockaddr_length(const sockaddr* addr) noexcept:
+    # libuv does not pass the length of a source address: derive it from the family.
     if addr.sa_family == AF_INET:
-        return _sockaddr_to_py(addr, sizeof(sockaddr_in))
+        return sizeof(sockaddr_in)
     if addr.sa_family == AF_INET6:
-        return _sockaddr_to_py(addr, sizeof(sockaddr_in6))
-    return _sockaddr_to_py(addr, sizeof(sockaddr_un))
+        return sizeof(sockaddr_in6)
+    return sizeof(sockaddr_un)
 
 
 cdef class UDPTransport(UVTransport):
@@ -128,7 +131,18 @@ cdef class UDPTransport(UVTransport):
             self._protocol.error_received(convert_error(nread))
             return
         self._protocol.datagram_received(
-            PyBytes_FromStringAndSize(buf.base, nread), _datagram_source(addr))
+            PyBytes_FromStringAndSize(buf.base, nread), self._source_address(addr))
+
+    cdef object _source_address(self, const sockaddr* addr):
+        cdef socklen_t length
+        if addr is NULL or addr.sa_family == AF_UNSPEC:
+            return None
+        length = _sockaddr_length(addr)
+        if (self._last_source_py is None or
+                memcmp(addr, &self._last_source, length) != 0):
+            self._last_source_py = _sockaddr_to_py(addr, length)
+            memcpy(&self._last_source, addr, length)
+        return self._last_source_py
 
     # ----- sending ----------------------------------------------------------------
 
@@ -139,7 +153,6 @@ cdef class UDPTransport(UVTransport):
 
     def sendto(self, data, addr=None):
         """Send one datagram to addr (None on a connected endpoint)."""
-        cdef sockaddr_storage storage
         cdef sockaddr* dest = NULL
         cdef Py_buffer view
         cdef uv.uv_buf_t buf
@@ -156,9 +169,10 @@ cdef class UDPTransport(UVTransport):
         if (self._conn_lost and self._address) or not self.is_open():
             self._drop_write()
             return
-        if not self._connected:
+        if not self._connected and addr is not self._last_destination_py:
+            self._last_destination_py = None
             try:
-                self._destination(addr, &storage)
+                self._destination(addr, &self._last_destination)
             except OSError as exc:
                 self._protocol.error_received(exc)
                 return
@@ -167,7 +181,9 @@ cdef class UDPTransport(UVTransport):
             except BaseException as exc:
                 self._fatal_error(exc, 'Fatal write error on datagram transport')
                 return
-            dest = <sockaddr*>&storage
+            self._last_destination_py = addr
+        if not self._connected:
+            dest = <sockaddr*>&self._last_destination
         PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         try:
             buf.base = <char*>view.buf
