@@ -17,10 +17,11 @@
 
 
 cdef enum:
-    # Bytes per read() call: 64 KiB, as libuv suggests (and above the largest UDP
-    # datagram). Not asyncio's 256 KiB: a buffer that big falls out of the CPU cache,
-    # and the kernel's copy into it cost twice the CPU per 100 KiB echo (measured).
-    RECV_BUFFER_SIZE = 64 * 1024
+    # Bytes per read() call (and above the largest UDP datagram). Measured on a
+    # 100 KiB TCP echo: 256 KiB (asyncio's max_size) doubles the CPU per request
+    # (the kernel's copy into a buffer that size is slow, likely cache-bound); 32
+    # and 64 KiB cost more read calls; 128 KiB is the cheapest, from 1 KiB to 1 MiB.
+    RECV_BUFFER_SIZE = 128 * 1024
     # Buffers of writelines() that go on the stack; more take a heap array.
     WRITEV_STACK_BUFFERS = 16
 
