@@ -1,9 +1,8 @@
 cdef class UVTransport(UVHandle):
-    # Two closes, on purpose: the C-level `close()` inherited from UVHandle closes the
-    # libuv handle now (Loop.close() uses it); the Python-level `close()` defined here
-    # is asyncio's Transport.close() (flush, then connection_lost). Cython code that
-    # holds a UVTransport (or subclass) reference gets the transport's; to close the
-    # uv handle, call `UVHandle.close(transport)`.
+    # close() is asyncio's Transport.close() (flush, then connection_lost), from
+    # Python and Cython alike; it overrides UVHandle.close, so Loop.close() reaches it
+    # too, and then (the loop is closed) it closes the handle at once. To close the uv
+    # handle now, whatever the transport's state, call `UVHandle.close(transport)`.
     cdef:
         object __weakref__
         int _fd                       # libuv's descriptor (owned by libuv)
@@ -41,6 +40,7 @@ cdef class UVTransport(UVHandle):
     cdef _maybe_pause_protocol(self)
     cdef _maybe_resume_protocol(self)
 
+    cpdef close(self)
     cdef _close_transport(self)
     cdef _force_close(self, exc)
     cdef _fatal_error(self, exc, str message)

@@ -132,9 +132,13 @@ cdef class UVTransport(UVHandle):
     def is_closing(self):
         return self._transport_closing
 
-    def close(self):
+    cpdef close(self):
         """Stop reading; once the queued data is sent, call connection_lost(None)."""
-        self._close_transport()
+        if self._loop._closed:
+            # Loop.close() closes every handle: no flush, no protocol callback.
+            UVHandle.close(self)
+        else:
+            self._close_transport()
 
     def abort(self):
         """Close at once: queued data is dropped."""
