@@ -1484,33 +1484,27 @@ cdef class Loop:
     async def connect_read_pipe(self, protocol_factory, pipe):
         """Read from a pipe (or socket, or character device) with a protocol.
         The transport owns `pipe` and closes it after connection_lost()."""
-        protocol = protocol_factory()
-        waiter = self.create_future()
-        transport = self._make_read_pipe_transport(pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        if self._debug:
-            aio_logger.debug('Read pipe %r connected: (%r, %r)',
-                             pipe.fileno(), transport, protocol)
-        return transport, protocol
+        return await self._connect_pipe(self._make_read_pipe_transport,
+                                        protocol_factory, pipe, 'Read')
 
     async def connect_write_pipe(self, protocol_factory, pipe):
         """Write to a pipe (or socket, or character device) with a protocol.
         The transport owns `pipe` and closes it after connection_lost()."""
+        return await self._connect_pipe(self._make_write_pipe_transport,
+                                        protocol_factory, pipe, 'Write')
+
+    async def _connect_pipe(self, make_transport, protocol_factory, pipe, str kind):
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = self._make_write_pipe_transport(pipe, protocol, waiter)
+        transport = make_transport(pipe, protocol, waiter)
         try:
             await waiter
         except BaseException:
             transport.close()
             raise
         if self._debug:
-            aio_logger.debug('Write pipe %r connected: (%r, %r)',
-                             pipe.fileno(), transport, protocol)
+            aio_logger.debug('%s pipe %r connected: (%r, %r)',
+                             kind, pipe.fileno(), transport, protocol)
         return transport, protocol
 
     def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):

@@ -39,7 +39,7 @@ cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
     return 0
 
 
-cdef class UnixTransport(UVStream):
+cdef class UnixTransport(UVSocketStream):
     """A Unix stream socket (or any stream socket libuv has no special type for)."""
 
     @staticmethod
@@ -50,15 +50,6 @@ cdef class UnixTransport(UVStream):
 
     cdef _open_fd(self, int fd):
         _open_pipe_fd(self, fd)
-
-    cdef _adopted(self):
-        UVStream._adopted(self)
-        self._capture_addresses()
-        self._register_fds()
-
-    @property
-    def _sendfile_compatible(self):
-        return aio_constants._SendfileMode.TRY_NATIVE
 
 
 cdef class UnixServer(UVStreamServer):
@@ -132,18 +123,10 @@ cdef class ReadPipeTransport(_PipeTransport):
     cdef _on_read_error(self, exc):
         self._fatal_error(exc, 'Fatal read error on pipe transport')
 
-    cdef _fatal_error(self, exc, str message):
-        if isinstance(exc, OSError) and exc.errno == EIO:
-            if self._loop._debug:
-                aio_logger.debug("%r: %s", self, message, exc_info=exc)
-        else:
-            self._loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        self._force_close(exc)
+    cdef bint _is_quiet_error(self, exc):
+        # EIO: the other end of a pseudo-terminal went away. Every other error of a
+        # read pipe goes to the exception handler.
+        return isinstance(exc, OSError) and exc.errno == EIO
 
 
 cdef class WritePipeTransport(_PipeTransport):

@@ -53,10 +53,13 @@ cdef class UVStream(UVTransport):
     cdef _write(self, data)
     cdef _writev(self, list buffers)
     cdef _queue_write(self, object owner, uv.uv_buf_t* bufs, unsigned int nbufs)
-    cdef _on_write_done(self, int status)
     cdef _on_drained(self)
     cdef _on_write_error(self, exc)
     cdef _shutdown(self)
+
+
+cdef class UVSocketStream(UVStream):
+    pass
 
 
 cdef class UVStreamServer(UVHandle):

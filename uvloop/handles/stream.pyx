@@ -96,24 +96,8 @@ cdef void _on_stream_read_with_gil(uv.uv_stream_t* handle, ssize_t nread,
 
 
 cdef void _on_stream_write(uv.uv_write_t* req, int status) noexcept with gil:
-    cdef _WriteRequest* request = <_WriteRequest*>req
-    cdef UVStream stream = <UVStream>req.handle.data
-    Py_XDECREF(request.owner)
-    PyMem_RawFree(request)
-    if UVLOOP_DEBUG:
-        uvloop_count(UVLOOP_REQUESTS_LIVE, -1)
-    stream._requests -= 1
-    context = stream._context
-    if context is None:
-        # The transport is gone (its handle was closed under it): nothing to tell.
-        return
-    PyContext_Enter(context)
-    try:
-        stream._on_write_done(status)
-    except BaseException as exc:
-        stream._loop._handle_callback_error(exc, stream)
-    finally:
-        PyContext_Exit(context)
+    _complete_request(<UVTransport>req.handle.data, req,
+                      (<_WriteRequest*>req).owner, status)
 
 
 cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept with gil:
@@ -417,13 +401,9 @@ cdef class UVStream(UVTransport):
             PyMem_RawFree(request)
             self._on_write_error(convert_error(err))
             return
-        Py_INCREF(owner)
-        request.owner = <PyObject*>owner
-        self._requests += 1
-        if UVLOOP_DEBUG:
-            uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
+        _track_request(self, &request.owner, owner)
 
-    cdef _on_write_done(self, int status):
+    cdef _on_request_done(self, int status):
         if status < 0:
             if status == uv.UV_ECANCELED or self._connection_lost_scheduled:
                 return
@@ -483,6 +463,20 @@ cdef class UVStream(UVTransport):
 
     def _reset_empty_waiter(self):
         self._empty_waiter = None
+
+
+cdef class UVSocketStream(UVStream):
+    """A stream over a socket (TCP or Unix): its addresses are known, its fds are
+    refused by add_reader(), and loop.sendfile() may use the kernel's sendfile()."""
+
+    cdef _adopted(self):
+        UVStream._adopted(self)
+        self._capture_addresses()
+        self._register_fds()
+
+    @property
+    def _sendfile_compatible(self):
+        return aio_constants._SendfileMode.TRY_NATIVE
 
 
 cdef void _on_stream_connection(uv.uv_stream_t* handle, int status) noexcept with gil:

@@ -1,4 +1,4 @@
-cdef class TCPTransport(UVStream):
+cdef class TCPTransport(UVSocketStream):
     @staticmethod
     cdef TCPTransport new(Loop loop)
 

@@ -4,7 +4,7 @@
 # given to `_open_fd()` (or accepted) and closes it with the handle.
 
 
-cdef class TCPTransport(UVStream):
+cdef class TCPTransport(UVSocketStream):
     """asyncio's socket transport over TCP, with TCP_NODELAY on as asyncio sets it."""
 
     @staticmethod
@@ -26,17 +26,11 @@ cdef class TCPTransport(UVStream):
         self._adopted()
 
     cdef _adopted(self):
-        UVStream._adopted(self)
+        UVSocketStream._adopted(self)
         # Small writes go out without waiting for the peer's ACK (asyncio does the
         # same). A socket already reset by its peer may refuse: that is for the first
         # read or write to report.
         uv.uv_tcp_nodelay(<uv.uv_tcp_t*>self._handle, 1)
-        self._capture_addresses()
-        self._register_fds()
-
-    @property
-    def _sendfile_compatible(self):
-        return aio_constants._SendfileMode.TRY_NATIVE
 
 
 cdef class TCPServer(UVStreamServer):

@@ -43,6 +43,8 @@ cdef class UVTransport(UVHandle):
     cpdef close(self)
     cdef _close_transport(self)
     cdef _force_close(self, exc)
+    cdef _on_request_done(self, int status)
+    cdef bint _is_quiet_error(self, exc)
     cdef _fatal_error(self, exc, str message)
     cdef _schedule_connection_lost(self, exc)
     cdef _release_file(self)

@@ -19,6 +19,38 @@
 #   callbacks (UV_ECANCELED at worst) before the handle's close callback.
 
 
+cdef int _track_request(UVTransport transport, PyObject** slot, owner) except -1:
+    """A write/send request was queued: it keeps `owner` (the bytes it sends)
+    alive in `slot` until _complete_request()."""
+    Py_INCREF(owner)
+    slot[0] = <PyObject*>owner
+    transport._requests += 1
+    if UVLOOP_DEBUG:
+        uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
+    return 0
+
+
+cdef void _complete_request(UVTransport transport, void* request, PyObject* owner,
+                            int status) noexcept with gil:
+    """The completion callback of every write/send request: free it, then tell the
+    transport (unless its handle was closed under it: then nobody is listening)."""
+    Py_XDECREF(owner)
+    PyMem_RawFree(request)
+    if UVLOOP_DEBUG:
+        uvloop_count(UVLOOP_REQUESTS_LIVE, -1)
+    transport._requests -= 1
+    context = transport._context
+    if context is None:
+        return
+    PyContext_Enter(context)
+    try:
+        transport._on_request_done(status)
+    except BaseException as exc:
+        transport._loop._handle_callback_error(exc, transport)
+    finally:
+        PyContext_Exit(context)
+
+
 cdef class UVTransport(UVHandle):
 
     def __cinit__(self):
@@ -165,8 +197,16 @@ cdef class UVTransport(UVHandle):
         self._conn_lost += 1
         self._schedule_connection_lost(exc)
 
+    cdef _on_request_done(self, int status):
+        pass
+
+    cdef bint _is_quiet_error(self, exc):
+        """Errors that only close the transport (logged in debug mode); others also
+        go to the exception handler. asyncio: every OSError, for sockets."""
+        return isinstance(exc, OSError)
+
     cdef _fatal_error(self, exc, str message):
-        if isinstance(exc, OSError):
+        if self._is_quiet_error(exc):
             if self._loop._debug:
                 aio_logger.debug("%r: %s", self, message, exc_info=exc)
         else:

@@ -31,5 +31,4 @@ cdef class UDPTransport(UVTransport):
     cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest)
     cdef _on_datagram(self, ssize_t nread, const uv.uv_buf_t* buf,
                       const sockaddr* addr)
-    cdef _on_send_done(self, int status)
     cdef object _source_address(self, const sockaddr* addr)

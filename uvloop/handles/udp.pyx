@@ -41,23 +41,8 @@ cdef void _on_udp_recv_with_gil(uv.uv_udp_t* handle, ssize_t nread,
 
 
 cdef void _on_udp_send(uv.uv_udp_send_t* req, int status) noexcept with gil:
-    cdef _SendRequest* request = <_SendRequest*>req
-    cdef UDPTransport transport = <UDPTransport>req.handle.data
-    Py_XDECREF(request.owner)
-    PyMem_RawFree(request)
-    if UVLOOP_DEBUG:
-        uvloop_count(UVLOOP_REQUESTS_LIVE, -1)
-    transport._requests -= 1
-    context = transport._context
-    if context is None:
-        return
-    PyContext_Enter(context)
-    try:
-        transport._on_send_done(status)
-    except BaseException as exc:
-        transport._loop._handle_callback_error(exc, transport)
-    finally:
-        PyContext_Exit(context)
+    _complete_request(<UVTransport>req.handle.data, req,
+                      (<_SendRequest*>req).owner, status)
 
 
 cdef socklen_t _sockaddr_length(const sockaddr* addr) noexcept:
@@ -227,13 +212,9 @@ cdef class UDPTransport(UVTransport):
             PyMem_RawFree(request)
             self._protocol.error_received(convert_error(err))
             return
-        Py_INCREF(owner)
-        request.owner = <PyObject*>owner
-        self._requests += 1
-        if UVLOOP_DEBUG:
-            uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
+        _track_request(self, &request.owner, owner)
 
-    cdef _on_send_done(self, int status):
+    cdef _on_request_done(self, int status):
         if status == uv.UV_ECANCELED:
             return
         if status < 0 and not self._connection_lost_scheduled:
