@@ -1140,12 +1140,8 @@ cdef class Loop:
         with Happy Eyeballs when happy_eyeballs_delay is given."""
         if server_hostname is not None and not ssl:
             raise ValueError('server_hostname is only meaningful with ssl')
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
-        if ssl:
-            _tls_not_built('create_connection')
+        _check_tls_arguments('create_connection', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
         if sock is not None:
             aio_base_events._check_ssl_socket(sock)
         if happy_eyeballs_delay is not None and interleave is None:
@@ -1242,12 +1238,8 @@ cdef class Loop:
         """Wrap a socket accepted elsewhere into a transport/protocol pair."""
         if sock.type != socket_module.SOCK_STREAM:
             raise ValueError(f'A Stream Socket was expected, got {sock!r}')
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
-        if ssl:
-            _tls_not_built('connect_accepted_socket')
+        _check_tls_arguments('connect_accepted_socket', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
         aio_base_events._check_ssl_socket(sock)
         transport, protocol = await self._create_connection_transport(
             sock, protocol_factory, True)
@@ -1263,14 +1255,10 @@ cdef class Loop:
             ssl_shutdown_timeout=None):
         """Connect to a Unix socket at `path` (or use the connected `sock`)."""
         assert server_hostname is None or isinstance(server_hostname, str)
-        if ssl:
-            _tls_not_built('create_unix_connection')
+        _check_tls_arguments('create_unix_connection', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
         if server_hostname is not None:
             raise ValueError('server_hostname is only meaningful with ssl')
-        if ssl_handshake_timeout is not None:
-            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
-        if ssl_shutdown_timeout is not None:
-            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
         if path is not None:
             if sock is not None:
                 raise ValueError(
@@ -1307,12 +1295,8 @@ cdef class Loop:
         socket per address) and port, or on the listening socket `sock`."""
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
-        if ssl_handshake_timeout is not None and ssl is None:
-            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
-        if ssl_shutdown_timeout is not None and ssl is None:
-            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
-        if ssl is not None:
-            _tls_not_built('create_server')
+        _check_tls_arguments('create_server', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
         if sock is not None:
             aio_base_events._check_ssl_socket(sock)
 
@@ -1370,12 +1354,8 @@ cdef class Loop:
         removed when the server closes (asyncio does so from Python 3.13)."""
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
-        if ssl_handshake_timeout is not None and not ssl:
-            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
-        if ssl_shutdown_timeout is not None and not ssl:
-            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
-        if ssl:
-            _tls_not_built('create_unix_server')
+        _check_tls_arguments('create_unix_server', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
 
         if path is not None:
             if sock is not None:
@@ -1563,7 +1543,15 @@ cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
 cdef int EINVAL_CODE = 22
 
 
-cdef _tls_not_built(str method):
+cdef _check_tls_arguments(str method, ssl, handshake_timeout, shutdown_timeout):
+    """asyncio's checks of the TLS timeouts (ValueError without TLS), then
+    NotImplementedError if TLS is asked for: it is not built yet."""
+    if not ssl:
+        if handshake_timeout is not None:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if shutdown_timeout is not None:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
+        return
     raise NotImplementedError(
         f'TLS is not built yet in this uvloop: loop.{method}() cannot take '
         f'ssl= (use ssl=None, or asyncio\'s default loop for TLS)')
