@@ -1,8 +1,8 @@
 """TCP: loop.create_connection(), connect_accepted_socket() and the TCP transport."""
 
 import asyncio
+import os
 import socket
-import sys
 import time
 
 import pytest
@@ -759,6 +759,53 @@ def test_aborted_and_closed_transports_leak_no_fd(loop):
         for i in range(50):
             await exchange(port, bool(i % 2))
         assert open_fds() == before
+        server.close()
+
+    run(loop, main())
+
+
+def test_closing_the_extra_info_socket_fd_leaves_the_transport_working(uvloop_loop):
+    # Ours wraps a duplicate of libuv's descriptor: libuv's stays valid whatever is
+    # done to the one handed out (asyncio hands out the transport's own).
+    loop = uvloop_loop
+
+    async def main():
+        server, port = await echo_server(loop)
+        transport, client = await connect(loop, port)
+        os.close(transport.get_extra_info('socket').fileno())
+        transport.write(b'still works')
+        assert await client.received(11) == b'still works'
+        transport.close()
+        assert await client.lost is None
+        server.close()
+
+    run(loop, main())
+
+
+def test_queued_writes_are_counted_as_live_requests(uvloop_loop):
+    # The fixture checks that no request outlives a test; this checks that they
+    # are counted at all.
+    import uvloop.loop
+    loop = uvloop_loop
+    peers = []
+
+    class Paused(asyncio.Protocol):
+        def connection_made(self, transport):
+            transport.pause_reading()
+            peers.append(transport)
+
+    async def main():
+        server = await loop.create_server(Paused, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        transport, client = await connect(loop, port)
+        before = uvloop.loop._debug_counters()['requests_live']
+        transport.write(payload(8 * 1024 * 1024))
+        transport.write(payload(8 * 1024 * 1024))
+        assert uvloop.loop._debug_counters()['requests_live'] == before + 2
+        transport.abort()
+        await client.lost
+        assert uvloop.loop._debug_counters()['requests_live'] == before
+        peers[0].abort()
         server.close()
 
     run(loop, main())

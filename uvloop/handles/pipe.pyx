@@ -21,7 +21,7 @@
 
 
 cdef int _init_pipe_handle(UVStream stream, Loop loop) except -1:
-    stream._init_stream(loop, sizeof(uv.uv_pipe_t))
+    stream._init_stream(loop)
     err = uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>stream._handle, 0)
     if err < 0:
         stream._free_unattached()

@@ -35,7 +35,7 @@ cdef class UVStream(UVTransport):
         bint _read_aborted
         object _get_buffer_error
 
-    cdef _init_stream(self, Loop loop, size_t handle_size)
+    cdef _init_stream(self, Loop loop)
     cdef _open_fd(self, int fd)
     cdef inline bint _is_reading(self):
         return not self._paused and not self._transport_closing

@@ -120,8 +120,9 @@ cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept with g
 
 cdef class UVStream(UVTransport):
 
-    cdef _init_stream(self, Loop loop, size_t handle_size):
-        """Allocate the handle memory; the subclass then runs uv_<type>_init()."""
+    cdef _init_stream(self, Loop loop):
+        """Allocate the handle memory (room for a uv_tcp_t or a uv_pipe_t); the
+        subclass then runs uv_<type>_init()."""
         cdef _StreamMemory* memory
         self._alloc(loop, sizeof(_StreamMemory))
         memory = <_StreamMemory*>self._handle

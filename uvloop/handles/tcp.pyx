@@ -10,7 +10,7 @@ cdef class TCPTransport(UVSocketStream):
     @staticmethod
     cdef TCPTransport new(Loop loop):
         cdef TCPTransport transport = TCPTransport.__new__(TCPTransport)
-        transport._init_stream(loop, sizeof(uv.uv_tcp_t))
+        transport._init_stream(loop)
         err = uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>transport._handle)
         if err < 0:
             transport._free_unattached()

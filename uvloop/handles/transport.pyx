@@ -302,7 +302,6 @@ cdef class UVTransport(UVHandle):
         if self._file is not None:
             self._loop._transports[self._file.fileno()] = self
 
-
     def __repr__(self):
         info = [type(self).__name__]
         if self._handle is NULL:
