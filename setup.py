@@ -75,7 +75,10 @@ def libuv_build_settings():
     key = platform_key()
     sources = [os.path.join(LIBUV_TREE, path)
                for path in LIBUV_COMMON_SOURCES + LIBUV_PLATFORM_SOURCES[key]]
-    macros = [('_FILE_OFFSET_BITS', '64'), ('_LARGEFILE_SOURCE', '1')]
+    # libuv's fork() (in process.c) calls our uvloop_fork() (uvloop/includes/spawn.h),
+    # which spawns with vfork() when it can.
+    macros = [('_FILE_OFFSET_BITS', '64'), ('_LARGEFILE_SOURCE', '1'),
+              ('fork', 'uvloop_fork')]
     macros += LIBUV_PLATFORM_MACROS[key]
     includes = [os.path.join(LIBUV_TREE, 'include'), os.path.join(LIBUV_TREE, 'src')]
     return sources, includes, macros, LIBUV_PLATFORM_LIBRARIES[key], []
@@ -108,7 +111,15 @@ def extensions():
     return cythonize(
         [extension],
         build_dir=os.path.join('build', 'cython'),
-        compiler_directives={'language_level': 3, 'embedsignature': True},
+        compiler_directives={
+            'language_level': 3,
+            'embedsignature': True,
+            # Safe without the GIL: state shared between threads (the
+            # call_soon_threadsafe queue, the spawn lock and forking state, debug
+            # counters) has explicit guards; everything else belongs to one loop,
+            # used by one thread. tests/test_free_threading.py checks the GIL stays off.
+            'freethreading_compatible': True,
+        },
     )
 
 

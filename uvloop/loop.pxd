@@ -1,11 +1,12 @@
 # The table of contents of the extension module `uvloop.loop`: every cdef class and its
 # fields. The handle and transport .pyx files are included into loop.pyx.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint64_t, int64_t
 from cpython.object cimport PyObject
 
 from .includes cimport uv
 from .includes.python cimport PyThread_type_lock
+from .includes.spawn cimport uvloop_spawn_plan
 from .includes.system cimport sockaddr, sockaddr_storage, socklen_t
 
 
@@ -23,6 +24,7 @@ include "handles/stream.pxd"
 include "handles/pipe.pxd"
 include "handles/tcp.pxd"
 include "handles/udp.pxd"
+include "handles/process.pxd"
 
 
 cdef class Loop:
@@ -85,6 +87,10 @@ cdef class Loop:
         object _signal_wakeup_w
         object _saved_wakeup_fd
         bint _wakeup_fd_installed
+
+        # The process being spawned by this loop, while uv_spawn() runs: a spawn
+        # started while it is set is re-entrant (see handles/process.pyx).
+        readonly UVProcess active_process_handler
 
     cdef inline _check_closed(self)
     cdef _check_thread(self)

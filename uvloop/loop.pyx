@@ -14,6 +14,7 @@ cimport cython
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.math cimport ceil
 from libc.string cimport memcmp, memcpy, memset
+from posix.signal cimport SIG_BLOCK
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
                              PyBUF_WRITABLE)
 from cpython.bytearray cimport PyByteArray_AS_STRING
@@ -26,11 +27,13 @@ from .includes cimport uv
 from .includes.debug cimport *
 from .includes.python cimport *
 from .includes.system cimport *
+from .includes.spawn cimport *
 
 import asyncio
 import collections
 import concurrent.futures
 import errno as errno_module
+import fcntl as fcntl_module
 import functools
 import io as io_module
 import itertools
@@ -38,6 +41,7 @@ import os
 import select as select_module
 import signal as signal_module
 import socket as socket_module
+import subprocess
 import stat as stat_module
 import sys
 import threading
@@ -78,7 +82,9 @@ include "handles/handle.pyx"
 include "handles/timer.pyx"
 include "handles/async_.pyx"
 include "handles/poll.pyx"
+include "handles/process.pyx"
 include "sockets.pyx"
+include "subprocess_transport.pyx"
 include "sockaddr.pyx"
 include "handles/transport.pyx"
 include "handles/stream.pyx"
@@ -1512,6 +1518,55 @@ cdef class Loop:
         transport.start(protocol, waiter, pipe)
         return transport
 
+    # ----- subprocesses (the machinery is in handles/process.pyx and
+    # subprocess_transport.pyx) ---------------------------------------------------------
+
+    async def subprocess_exec(self, protocol_factory, program, *args,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=False,
+                              shell=False, bufsize=0, encoding=None, errors=None,
+                              text=None, **kwargs):
+        """Run `program` with `args` in a child process; (transport, protocol).
+
+        The keyword arguments of subprocess.Popen that make sense here are accepted
+        (cwd, env, executable, pass_fds, close_fds, preexec_fn, restore_signals,
+        start_new_session, process_group, umask, pipesize). Safe to call from many
+        loops in many threads at once."""
+        _check_subprocess_args(universal_newlines, bufsize, text, encoding, errors)
+        if shell:
+            raise ValueError('shell must be False')
+        return await self._subprocess(protocol_factory, (program,) + args, False,
+                                      stdin, stdout, stderr, kwargs,
+                                      f'execute program {program!r}')
+
+    async def subprocess_shell(self, protocol_factory, cmd, *,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, universal_newlines=False,
+                               shell=True, bufsize=0, encoding=None, errors=None,
+                               text=None, **kwargs):
+        """Run `cmd` with /bin/sh -c in a child process; (transport, protocol)."""
+        if not isinstance(cmd, (bytes, str)):
+            raise ValueError('cmd must be a string')
+        _check_subprocess_args(universal_newlines, bufsize, text, encoding, errors)
+        if not shell:
+            raise ValueError('shell must be True')
+        return await self._subprocess(protocol_factory, cmd, True, stdin, stdout,
+                                      stderr, kwargs, f'run shell command {cmd!r}')
+
+    async def _subprocess(self, protocol_factory, args, bint shell, stdin, stdout,
+                          stderr, dict kwargs, str debug_log):
+        self._check_closed()
+        protocol = protocol_factory()
+        if self._debug:
+            # Parameters are not logged: they may hold secrets, as asyncio says.
+            _log_subprocess(debug_log, stdin, stdout, stderr)
+        extra = kwargs.pop('extra', None)
+        transport = await _make_subprocess_transport(
+            self, protocol, args, shell, stdin, stdout, stderr, extra, kwargs)
+        if self._debug:
+            aio_logger.info('%s: %r', debug_log, transport)
+        return transport, protocol
+
     # ----- not built yet ------------------------------------------------------------
     # Each raises NotImplementedError until its issue lands (README compatibility table).
 
@@ -1519,11 +1574,6 @@ cdef class Loop:
         raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
 
 
-    async def subprocess_exec(self, *args, **kwargs):
-        raise NotImplementedError('loop.subprocess_exec() is not built yet')
-
-    async def subprocess_shell(self, *args, **kwargs):
-        raise NotImplementedError('loop.subprocess_shell() is not built yet')
 
 
 cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context):

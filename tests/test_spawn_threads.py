@@ -1,0 +1,317 @@
+"""Spawning from many threads, each running its own loop (upstream uvloop's issue
+#508: "Racing with another loop to spawn a process"), and the spawn lock's rules."""
+
+import asyncio
+import gc
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import uvloop
+from uvloop import loop as uvloop_ext
+
+from conftest import LOOP_FACTORIES
+
+NO_STDIO = dict(stdin=None, stdout=None, stderr=None)
+THREAD_TIMEOUT = 60    # a stuck spawn lock fails the test instead of hanging the run
+
+
+async def spawn_and_wait(program, *args, **kwargs):
+    proc = await asyncio.create_subprocess_exec(program, *args, **NO_STDIO, **kwargs)
+    return await proc.wait()
+
+
+async def spawn_many(programs):
+    """Spawn each program in turn; (successes, failures, first unexpected error)."""
+    ok = failed = 0
+    unexpected = None
+    for program in programs:
+        try:
+            rc = await spawn_and_wait(program)
+        except FileNotFoundError:
+            failed += 1
+        except Exception as exc:
+            unexpected = unexpected or exc
+        else:
+            if rc == 0:
+                ok += 1
+            else:
+                unexpected = unexpected or AssertionError(f'exit status {rc}')
+    return ok, failed, unexpected
+
+
+def run_in_threads(loop_factory, jobs):
+    """Run each coroutine function of `jobs` in its own thread with its own loop
+    (asyncio.Runner, as asyncio.run does); return their results in order."""
+    results = [None] * len(jobs)
+
+    def worker(i):
+        try:
+            with asyncio.Runner(loop_factory=loop_factory) as runner:
+                results[i] = runner.run(jobs[i]())
+        except BaseException as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True)
+               for i in range(len(jobs))]
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)    # force thread switches in the middle of spawns
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(THREAD_TIMEOUT)
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert not any(t.is_alive() for t in threads), 'a spawning thread is stuck'
+    return results
+
+
+def assert_spawn_state_reset():
+    if hasattr(uvloop_ext, '_spawn_state'):
+        assert uvloop_ext._spawn_state() == (False, False)
+
+
+@pytest.mark.parametrize('loop_kind', sorted(LOOP_FACTORIES))
+def test_issue_508_ten_threads_spawn_100_processes_each(loop_kind):
+    results = run_in_threads(LOOP_FACTORIES[loop_kind],
+                             [lambda: spawn_many(['true'] * 100)] * 10)
+    assert results == [(100, 0, None)] * 10
+    assert_spawn_state_reset()
+
+
+def test_issue_508_with_uvloop_run():
+    results = [None] * 4
+
+    def worker(i):
+        results[i] = uvloop.run(spawn_many(['true'] * 25))
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True)
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(THREAD_TIMEOUT)
+    assert results == [(25, 0, None)] * 4
+
+
+@pytest.mark.parametrize('loop_kind', sorted(LOOP_FACTORIES))
+def test_half_the_spawns_fail_and_the_other_half_all_succeed(loop_kind):
+    programs = ['true', 'uvloop-no-such-program'] * 50
+    results = run_in_threads(LOOP_FACTORIES[loop_kind],
+                             [lambda: spawn_many(programs)] * 10)
+    assert results == [(50, 50, None)] * 10
+    assert_spawn_state_reset()
+
+
+def failing_preexec():
+    raise ValueError('refused')
+
+
+FAILING_SPAWNS = {
+    'missing executable': (FileNotFoundError, dict(program='uvloop-no-such-program')),
+    'bad cwd': (FileNotFoundError, dict(program='true', cwd='/nonexistent/dir')),
+    'preexec_fn raises': (subprocess.SubprocessError,
+                          dict(program='true', preexec_fn=failing_preexec)),
+    'bad argument': (ValueError, dict(program='true', env={'A=B': ''})),
+}
+
+
+@pytest.mark.parametrize('failure', sorted(FAILING_SPAWNS))
+@pytest.mark.parametrize('loop_kind', sorted(LOOP_FACTORIES))
+def test_a_failing_spawn_releases_the_lock_for_other_threads(loop_kind, failure):
+    exc_type, kwargs = FAILING_SPAWNS[failure]
+
+    async def fail():
+        with pytest.raises(exc_type):
+            await spawn_and_wait(**kwargs)
+        return 'failed as expected'
+
+    async def succeed():
+        return await spawn_and_wait('true')
+
+    factory = LOOP_FACTORIES[loop_kind]
+    assert run_in_threads(factory, [fail]) == ['failed as expected']
+    assert run_in_threads(factory, [succeed, succeed]) == [0, 0]
+    assert_spawn_state_reset()
+
+
+def test_a_uv_spawn_error_releases_the_lock_and_leaks_nothing():
+    async def fail():
+        uvloop_ext._fail_next_spawn()
+        with pytest.raises(OSError) as info:
+            await spawn_and_wait('true')
+        assert info.value.errno == 22      # libuv's UV_EINVAL
+        assert uvloop_ext._spawn_state() == (False, False)
+        return 'failed as expected'
+
+    async def succeed():
+        return await spawn_and_wait('true')
+
+    fds = len(os.listdir('/proc/self/fd'))
+    assert run_in_threads(uvloop.new_event_loop, [fail]) == ['failed as expected']
+    assert run_in_threads(uvloop.new_event_loop, [succeed, succeed]) == [0, 0]
+    gc.collect()
+    assert len(os.listdir('/proc/self/fd')) == fds
+
+
+# ----- re-entrant spawns -------------------------------------------------------------------
+
+# os.register_at_fork() hooks run inside the spawn critical section (PyOS_BeforeFork)
+# and cannot be unregistered: one hook, armed by the tests that need it.
+_at_fork_action = None
+
+
+def _before_fork_hook():
+    if _at_fork_action is not None:
+        _at_fork_action()
+
+
+os.register_at_fork(before=_before_fork_hook)
+
+
+def spawn_from_fork_hook(target_loop):
+    """Arm the fork hook to start a spawn on `target_loop` synchronously; return the
+    list that receives what that inner spawn raised."""
+    global _at_fork_action
+    raised = []
+
+    def action():
+        global _at_fork_action
+        _at_fork_action = None      # once
+        coro = target_loop.subprocess_exec(asyncio.SubprocessProtocol, 'true',
+                                           **NO_STDIO)
+        try:
+            coro.send(None)     # runs up to the spawn, synchronously
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            coro.close()
+
+    _at_fork_action = action
+    return raised
+
+
+def test_spawn_on_the_same_loop_inside_a_spawn_raises_runtime_error(uvloop_loop):
+    async def main():
+        raised = spawn_from_fork_hook(asyncio.get_running_loop())
+        rc = await spawn_and_wait('true')
+        return rc, raised
+
+    rc, raised = uvloop_loop.run_until_complete(main())
+    assert rc == 0                      # the outer spawn went on
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
+    message = str(raised[0])
+    assert 'same event loop' in message
+    assert 'racing' not in message.lower()
+    assert_spawn_state_reset()
+
+
+def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_loop):
+    other = uvloop.new_event_loop()
+    try:
+        async def main():
+            raised = spawn_from_fork_hook(other)
+            rc = await spawn_and_wait('true')
+            return rc, raised
+
+        rc, raised = uvloop_loop.run_until_complete(main())
+    finally:
+        other.close()
+    assert rc == 0
+    assert len(raised) == 1 and isinstance(raised[0], RuntimeError)
+    assert 'same thread' in str(raised[0])
+    assert_spawn_state_reset()
+
+
+# ----- nothing leaks --------------------------------------------------------------------------
+
+
+def test_2000_spawns_leave_no_fd_handle_or_zombie_behind():
+    from test_subprocess import zombie_children
+
+    async def one(i):
+        if i % 10 == 1:
+            with pytest.raises(FileNotFoundError):
+                await spawn_and_wait('uvloop-no-such-program')
+        elif i % 100 == 2:
+            with pytest.raises(subprocess.SubprocessError):
+                await spawn_and_wait('true', preexec_fn=failing_preexec)
+        else:
+            assert await spawn_and_wait('true') == 0
+
+    async def main():
+        for start in range(0, 2000, 50):
+            await asyncio.gather(*[one(i) for i in range(start, start + 50)])
+
+    gc.collect()
+    fds = sorted(os.listdir('/proc/self/fd'))
+    counters = uvloop_ext._debug_counters()
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    del loop
+    gc.collect()
+    assert sorted(os.listdir('/proc/self/fd')) == fds
+    if counters is not None:
+        after = uvloop_ext._debug_counters()
+        for name in ('handles_live', 'requests_live', 'callback_handles_live',
+                     'timers_scheduled'):
+            assert after[name] == counters[name], name
+        assert after['handles_total'] >= counters['handles_total'] + 2000
+    assert zombie_children() == []
+    assert_spawn_state_reset()
+
+
+# ----- the two ways of making the child ----------------------------------------------------
+
+
+@pytest.fixture
+def forced_fork():
+    """Spawns with fork() and the at-fork child handler instead of vfork()."""
+    previous = uvloop_ext._spawn_with_fork(True)
+    yield
+    uvloop_ext._spawn_with_fork(previous)
+
+
+def test_libuv_fork_is_routed_to_uvloop():
+    # setup.py compiles libuv with -Dfork=uvloop_fork; if libuv stopped calling fork()
+    # (posix_spawn), neither vfork() nor our child set-up would run: caught here, and
+    # by the restore_signals/preexec_fn tests of test_subprocess.py.
+    before = uvloop_ext._fork_calls()
+    assert uvloop.run(spawn_many(['true'] * 3)) == (3, 0, None)
+    assert uvloop_ext._fork_calls() == before + 3
+
+
+def test_fork_path_spawns_from_many_threads(forced_fork):
+    programs = ['true', 'uvloop-no-such-program'] * 20
+    results = run_in_threads(uvloop.new_event_loop, [lambda: spawn_many(programs)] * 4)
+    assert results == [(20, 20, None)] * 4
+    assert_spawn_state_reset()
+
+
+def test_fork_path_child_set_up(forced_fork, tmp_path):
+    from test_subprocess import exec_output, sigign_mask
+
+    async def main():
+        rc, out = await exec_output(tmp_path, 'grep', 'SigIgn', '/proc/self/status',
+                                    restore_signals=False)
+        assert sigign_mask(out) & (1 << 12)          # SIGPIPE stays ignored
+        r, w = os.pipe()
+        try:
+            assert await spawn_and_wait('sh', '-c', f'echo ok > /proc/self/fd/{w}',
+                                        pass_fds=[w]) == 0
+            assert os.read(r, 10) == b'ok\n'
+        finally:
+            os.close(r)
+            os.close(w)
+        with pytest.raises(FileNotFoundError) as info:
+            await spawn_and_wait('true', cwd=str(tmp_path / 'missing'))
+        assert info.value.filename == str(tmp_path / 'missing')
+
+    uvloop.run(main())

@@ -1,0 +1,439 @@
+# UVProcess: one child process (uv_process_t), and the spawn critical section.
+#
+# Life of the uv_process_t (base rules in handle.pyx):
+# - `_init()` allocates it and calls uv_spawn(). uv_spawn() registers the handle with
+#   the loop whether it succeeds or not, so it is attached (and later closed) either way.
+# - While the child runs, libuv keeps its pid in this loop's process queue; this loop's
+#   own SIGCHLD watcher reaps it and calls `_on_exit`, which closes the handle. Loops in
+#   other threads never wait for our pids, nor we for theirs.
+# - A child that failed before exec (bad cwd, missing program, preexec_fn raised) is
+#   taken away from libuv (the handle is closed) and reaped at once by `_init`, so the
+#   error is raised with no zombie left.
+# - A handle closed while its child still runs (the loop closed first) hands the pid to
+#   a daemon thread that waits for it, as asyncio's threaded child watcher would.
+#
+# The spawn critical section (why it exists: uvloop issue #508): the child side of a
+# spawn runs from a pthread_atfork child handler that reads module-level state (the
+# `__forking` state below). PyOS_BeforeFork() runs Python code (os.register_at_fork
+# hooks), so the GIL can pass to another thread in the middle of a spawn; if that thread
+# spawned too, it would overwrite the state this spawn's child is about to read. One
+# module-level lock guards that state, and only that state: it is held around setting
+# it, PyOS_BeforeFork(), uv_spawn() and PyOS_AfterFork_Parent(), and released in a
+# `finally` that resets the state on every path.
+
+
+# The lock. A threading.Lock: its blocking acquire() waits without the GIL, so other
+# threads and their loops keep running while one thread spawns.
+cdef object _spawn_lock = threading.Lock()
+
+# The `__forking` state: read by the child handler, written only under _spawn_lock.
+cdef bint __forking = False
+cdef pthread_t __forking_thread          # the thread inside uv_spawn()
+cdef Loop __forking_loop = None          # its loop
+cdef void (*__forking_handler)(const uvloop_spawn_plan*) noexcept nogil
+cdef const uvloop_spawn_plan* __forking_plan = NULL
+cdef object __forking_preexec_fn = None
+
+# pthread_atfork handlers cannot be removed, and each registration adds one more call
+# per fork: register ours once (under _spawn_lock).
+cdef bint __atfork_registered = False
+
+# Tests only: make the next uv_spawn() fail inside the critical section (see
+# _fail_next_spawn below).
+cdef bint __fail_next_spawn = False
+
+# How the child is made. By default libuv's fork() is a vfork() (spawn.h) unless the
+# child must run Python (preexec_fn): then a real fork(), and the child set-up runs
+# from the pthread_atfork child handler. Both paths run the same child code;
+# UVLOOP_SPAWN_WITH_FORK=1 in the environment (or _spawn_with_fork(True)) forces
+# fork() for every spawn, so that tests can cover that path too.
+cdef bint __spawn_with_fork = os.environ.get('UVLOOP_SPAWN_WITH_FORK', '') not in ('', '0')
+
+
+cdef void __atfork_child() noexcept nogil:
+    # In every child of every fork() of this process. Acts only in the child of the
+    # thread that set the state: a fork by any other thread (or by C code while no
+    # spawn runs) is none of our business.
+    if __forking and pthread_equal(__forking_thread, pthread_self()) and \
+            __forking_handler is not NULL:
+        __forking_handler(__forking_plan)
+
+
+cdef int __run_preexec_fn_in_child() noexcept:
+    # Called by spawn.h in the child, holding the GIL the forking thread held at fork
+    # time (uv_spawn() is called with the GIL held for exactly this reason).
+    PyOS_AfterFork_Child()
+    try:
+        set_running_loop(None)    # the parent's loop is not ours to drive here
+        __forking_preexec_fn()
+    except BaseException as exc:
+        _report_preexec_failure(__forking_plan.errpipe, exc)
+        return -1
+    return 0
+
+
+cdef _report_preexec_failure(int fd, exc):
+    # The exception goes to the parent pickled, with its traceback as text (pickle drops
+    # tracebacks); the parent raises SubprocessError from it.
+    import pickle
+    import traceback
+    tb = ''.join(traceback.format_exception(exc))
+    try:
+        payload = pickle.dumps((exc, tb))
+    except BaseException:
+        payload = pickle.dumps((None, tb))
+    data = b'P' + payload
+    while data:
+        try:
+            data = data[os.write(fd, data):]
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+
+
+def _fail_next_spawn():
+    """Tests only: the next uv_spawn() (in any thread) fails with EINVAL inside the
+    critical section, through libuv's own error path (an invalid stdio fd)."""
+    global __fail_next_spawn
+    __fail_next_spawn = True
+
+
+def _spawn_with_fork(force=None):
+    """Tests only: force fork() (True) or allow vfork() (False) for spawns without
+    preexec_fn; return the previous setting."""
+    global __spawn_with_fork
+    previous = __spawn_with_fork
+    if force is not None:
+        __spawn_with_fork = force
+    return previous
+
+
+def _fork_calls():
+    """Tests only: how many times libuv called fork() (routed to spawn.h's
+    uvloop_fork; stays 0 with a system libuv)."""
+    return uvloop_fork_calls
+
+
+def _spawn_state():
+    """Tests only: (forking flag, spawn lock held) as seen right now."""
+    return bool(__forking), _spawn_lock.locked()
+
+
+cdef class ChildPlan:
+    """What the child does between fork and exec (a uvloop_spawn_plan), with every
+    buffer it points into allocated here, before fork."""
+
+    def __cinit__(self):
+        self._argv = NULL
+        self._envp = NULL
+        self._exec_paths = NULL
+        self._keep_fds = NULL
+
+    def __dealloc__(self):
+        PyMem_RawFree(self._argv)
+        PyMem_RawFree(self._envp)
+        PyMem_RawFree(self._exec_paths)
+        PyMem_RawFree(self._keep_fds)
+
+    def __init__(self, list args not None, list exec_paths not None, env_list,
+                 stdio, pass_fds, bint close_fds, cwd, int umask,
+                 bint restore_signals, bint start_new_session, int pgid,
+                 preexec_fn, executable, cwd_for_errors):
+        """args, exec_paths, env_list: lists of bytes (env_list None: inherit)."""
+        self._buffers = []
+        self._argv = self._cstrings(args)
+        self.plan.argv = self._argv
+        self._exec_paths = self._cstrings(exec_paths)
+        self.plan.exec_paths = self._exec_paths
+        self.plan.exec_count = len(exec_paths)
+        if env_list is not None:
+            self._envp = self._cstrings(env_list)
+            self.plan.envp = self._envp
+        else:
+            self.plan.envp = NULL
+        for i in range(3):
+            self.plan.stdio[i] = stdio[i]
+        # Room for the error pipe, added once it exists.
+        keep = sorted(set(pass_fds))
+        self._keep_fds = <int*>PyMem_RawMalloc((len(keep) + 1) * sizeof(int))
+        if self._keep_fds is NULL:
+            raise MemoryError()
+        for i, fd in enumerate(keep):
+            self._keep_fds[i] = fd
+        self.plan.keep_fds = self._keep_fds
+        self.plan.keep_count = len(keep)
+        self.plan.close_fds = close_fds
+        if cwd is not None:
+            self._buffers.append(cwd)
+            self.plan.cwd = <bytes>cwd
+        else:
+            self.plan.cwd = NULL
+        self.plan.umask = umask
+        self.plan.restore_signals = restore_signals
+        self.plan.start_new_session = start_new_session
+        self.plan.pgid = pgid
+        self.plan.errpipe = -1
+        self.preexec_fn = preexec_fn
+        if preexec_fn is not None:
+            import pickle    # imported here, not in the child
+            self.plan.preexec = __run_preexec_fn_in_child
+        else:
+            self.plan.preexec = NULL
+        self.executable = executable
+        self.cwd = cwd_for_errors
+
+    cdef char** _cstrings(self, list items) except NULL:
+        cdef char** array = <char**>PyMem_RawMalloc((len(items) + 1) * sizeof(char*))
+        cdef Py_ssize_t i
+        if array is NULL:
+            raise MemoryError()
+        for i, item in enumerate(items):
+            self._buffers.append(item)
+            array[i] = <bytes>item
+        array[len(items)] = NULL
+        return array
+
+    cdef _set_errpipe(self, int fd):
+        # keep_fds stays sorted: insert the error pipe in its place.
+        cdef int i = self.plan.keep_count
+        while i > 0 and self._keep_fds[i - 1] > fd:
+            self._keep_fds[i] = self._keep_fds[i - 1]
+            i -= 1
+        self._keep_fds[i] = fd
+        self.plan.keep_count += 1
+        self.plan.errpipe = fd
+
+
+cdef _make_errpipe():
+    """A close-on-exec pipe whose write end is >= 3 (it must survive the child's dup2
+    onto 0, 1, 2)."""
+    r, w = os.pipe()
+    low = []
+    while w < 3:
+        low.append(w)
+        w = os.dup(w)     # os.dup() returns a close-on-exec fd
+    for fd in low:
+        os.close(fd)
+    return r, w
+
+
+cdef bytes _read_child_report(int fd):
+    # EOF arrives when the child exec'd or exited: uv_spawn() already waited for that,
+    # so this does not block (os.read releases the GIL if it ever has to).
+    chunks = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b''.join(chunks)
+        chunks.append(chunk)
+
+
+def _wait_for_orphan(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+cdef void __on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
+                            int term_signal) noexcept with gil:
+    cdef UVProcess proc = <UVProcess>handle.data
+    try:
+        proc._on_exit(exit_status, term_signal)
+    except BaseException as exc:
+        proc._loop._handle_callback_error(exc, proc)
+
+
+cdef class UVProcess(UVHandle):
+    """One child process: spawns it, signals it, reports its exit."""
+
+    def __cinit__(self):
+        self.pid = 0
+        self.returncode = None
+
+    def __repr__(self):
+        return f'<UVProcess pid={self.pid} returncode={self.returncode}>'
+
+    cdef _init(self, Loop loop, ChildPlan child, exit_callback):
+        global __forking, __forking_thread, __forking_loop, __forking_handler
+        global __forking_plan, __forking_preexec_fn, __atfork_registered
+        global __fail_next_spawn, uvloop_vfork_plan, uvloop_vfork_thread
+        global uvloop_thread_in_spawn
+        cdef uv.uv_process_options_t options
+        cdef uv.uv_stdio_container_t bad_stdio
+        cdef int err = 0
+        cdef bint spawned = False
+
+        # Checked before taking the lock, so a re-entrant spawn raises instead of
+        # waiting forever for a lock its own thread holds. It can only come from code
+        # that runs inside the critical section: an os.register_at_fork() hook.
+        if loop.active_process_handler is not None:
+            raise RuntimeError(
+                f'cannot spawn a process from within the spawn of another process '
+                f'on the same event loop ({loop.active_process_handler!r} is being '
+                f'spawned; was subprocess_exec/subprocess_shell called from an '
+                f'os.register_at_fork() hook?)')
+        if uvloop_thread_in_spawn:
+            # This thread holds the spawn lock, so reading the forking state is safe.
+            raise RuntimeError(
+                f'cannot spawn a process from within the spawn of another process '
+                f'in the same thread (on {__forking_loop!r}; was a process spawned '
+                f'from an os.register_at_fork() hook?)')
+
+        self._exit_callback = exit_callback
+        errpipe_r, errpipe_w = _make_errpipe()
+        try:
+            child._set_errpipe(errpipe_w)
+            memset(&options, 0, sizeof(options))
+            options.exit_cb = __on_process_exit
+            options.file = child.plan.exec_paths[0] if child.plan.exec_count \
+                else child.plan.argv[0]
+            options.args = <char**>child.plan.argv
+            # No stdio for libuv: our child handler sets the child's fds up itself.
+            options.stdio_count = 0
+            options.stdio = NULL
+            # The forking thread's signal mask, for the new program (libuv forks with
+            # most signals blocked).
+            pthread_sigmask(SIG_BLOCK, NULL, &child.plan.sigmask)
+
+            self._alloc(loop, sizeof(uv.uv_process_t))
+            loop.active_process_handler = self
+            try:
+                # ---- critical section ------------------------------------------------
+                _spawn_lock.acquire()
+                uvloop_thread_in_spawn = 1
+                try:
+                    if not __atfork_registered:
+                        if pthread_atfork(NULL, NULL, __atfork_child) != 0:
+                            raise MemoryError('pthread_atfork() failed')
+                        __atfork_registered = True
+                    if __fail_next_spawn:
+                        __fail_next_spawn = False
+                        bad_stdio.flags = uv.UV_INHERIT_FD
+                        bad_stdio.data.fd = -1
+                        options.stdio_count = 1
+                        options.stdio = &bad_stdio
+                    __forking_thread = pthread_self()
+                    __forking_loop = loop
+                    __forking_handler = uvloop_spawn_child
+                    __forking_plan = &child.plan
+                    __forking_preexec_fn = child.preexec_fn
+                    __forking = True
+                    if child.preexec_fn is None and not __spawn_with_fork:
+                        uvloop_vfork_thread = pthread_self()
+                        uvloop_vfork_plan = &child.plan
+                    PyOS_BeforeFork()
+                    if child.preexec_fn is not None:
+                        # The child needs the GIL to run preexec_fn: fork while
+                        # holding it, so that the child's copy of this thread holds it.
+                        err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
+                                          &options)
+                    else:
+                        # No Python runs in the child: let other threads run during
+                        # fork() and the wait for exec.
+                        with nogil:
+                            err = uv.uv_spawn(loop.uvloop,
+                                              <uv.uv_process_t*>self._handle, &options)
+                    spawned = True
+                    PyOS_AfterFork_Parent()
+                finally:
+                    uvloop_vfork_plan = NULL
+                    __forking = False
+                    __forking_loop = None
+                    __forking_handler = NULL
+                    __forking_plan = NULL
+                    __forking_preexec_fn = None
+                    uvloop_thread_in_spawn = 0
+                    _spawn_lock.release()
+                # ---- end of the critical section ---------------------------------------
+            finally:
+                loop.active_process_handler = None
+                if not spawned:
+                    self._free_unattached()
+
+            # uv_spawn() registered the handle with the loop even if it failed.
+            self._attach()
+            os.close(errpipe_w)
+            errpipe_w = -1
+            if err < 0:
+                self.close()
+                raise convert_error(err)
+            self.pid = (<uv.uv_process_t*>self._handle).pid
+            report = _read_child_report(errpipe_r)
+        finally:
+            os.close(errpipe_r)
+            if errpipe_w >= 0:
+                os.close(errpipe_w)
+
+        if report != b'S':
+            self._raise_child_failure(child, report)
+
+    cdef _raise_child_failure(self, ChildPlan child, bytes report):
+        cdef int errnum
+        if not report:
+            # spawn.h never ran: this libuv did not fork (posix_spawn?), so close_fds,
+            # pass_fds, preexec_fn, ... were not honoured. Refuse the child.
+            uv.uv_process_kill(<uv.uv_process_t*>self._handle, SIGKILL)
+            self._reap_failed_child()
+            raise RuntimeError(
+                'the child process was started without running uvloop\'s child '
+                'set-up (libuv did not spawn with fork()); it was killed')
+        self._reap_failed_child()
+        kind = report[1:2]
+        if kind == b'O' and len(report) >= 3 + <Py_ssize_t>sizeof(int):
+            memcpy(&errnum, <char*>report + 2, sizeof(int))
+            stage = report[2 + sizeof(int):3 + sizeof(int)]
+            filename = child.cwd if stage == b'n' else child.executable
+            raise OSError(errnum, os_strerror(errnum), filename)
+        if kind == b'P':
+            cause = None
+            try:
+                import pickle
+                cause, tb = pickle.loads(report[2:])
+                if cause is None:
+                    cause = RuntimeError(
+                        f'preexec_fn raised an exception that could not be pickled; '
+                        f'its traceback in the child:\n{tb}')
+                elif hasattr(cause, 'add_note'):
+                    cause.add_note(f'Traceback in the child process:\n{tb}')
+            except Exception as exc:
+                cause = exc
+            raise subprocess.SubprocessError(
+                'Exception occurred in preexec_fn.') from cause
+        raise subprocess.SubprocessError(f'Bad report from the child: {report!r}')
+
+    cdef _reap_failed_child(self):
+        # The child exited (or is about to) before exec. Take it from libuv (closing
+        # the handle removes it from the loop's process queue) and wait for it here,
+        # so the error is raised with no zombie left.
+        self.close()
+        try:
+            _, status = os.waitpid(self.pid, 0)
+            self.returncode = os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            self.returncode = 255
+
+    cdef _on_exit(self, int64_t exit_status, int term_signal):
+        # asyncio's convention: a negative signal number for a child killed by one.
+        self.returncode = -term_signal if term_signal else exit_status
+        self.close()
+        callback = self._exit_callback
+        self._exit_callback = None
+        if callback is not None:
+            callback(self.returncode)
+
+    cdef _on_closed(self):
+        self._exit_callback = None
+        if self.returncode is None and self.pid > 0:
+            # Closed while the child runs (the loop closed): nobody reaps it now.
+            threading.Thread(target=_wait_for_orphan, args=(self.pid,),
+                             name=f'uvloop-reap-{self.pid}', daemon=True).start()
+
+    cdef send_signal(self, int signum):
+        """Signal the child; ProcessLookupError once it exited."""
+        if self.returncode is not None or not self.is_open():
+            raise ProcessLookupError()
+        err = uv.uv_process_kill(<uv.uv_process_t*>self._handle, signum)
+        if err < 0:
+            raise convert_error(err)

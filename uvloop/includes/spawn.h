@@ -1,0 +1,266 @@
+/* The child side of a spawn: what runs in the child between fork() and exec().
+ *
+ * Why C and why so plain: the parent is multi-threaded, so in the child only
+ * async-signal-safe calls are allowed (another thread may have held malloc's or stdio's
+ * lock at fork time; the child would deadlock on it). Everything the child needs, down
+ * to the list of paths to try for exec, is prepared by the parent in a
+ * `uvloop_spawn_plan` before fork; the child only reads it.
+ *
+ * Why the child does the whole set-up instead of returning to libuv: libuv's own child
+ * code (src/unix/process.c, uv__process_child_init) resets every signal 1..31 to
+ * SIG_DFL, so a signal ignored in the parent would never stay ignored
+ * (restore_signals=False), and it knows nothing of close_fds, process_group, umask or
+ * preexec_fn. We run from the pthread_atfork child handler, which libuv's fork() calls
+ * before its own child code, and exec (or _exit) from there: libuv is left with the
+ * fork, the wait for exec (its close-on-exec pipe), the pid bookkeeping and reaping.
+ * The order of steps and the exec/error semantics follow CPython's _posixsubprocess, so
+ * a child sees what it would see under asyncio's loop.
+ *
+ * Reports on the error pipe (close-on-exec, so the parent reads EOF after exec):
+ *   'S'                            always first: proves this code ran in the child;
+ *   'O' <int errno> <char stage>   an OSError; stage 'x': exec failed, 'n': a step
+ *                                  before exec failed (chdir, dup2, ...);
+ *   'P' <pickled payload>          preexec_fn raised (written by the preexec hook).
+ */
+#ifndef UVLOOP_SPAWN_H
+#define UVLOOP_SPAWN_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <pthread.h>
+
+/* setup.py compiles the vendored libuv with -Dfork=uvloop_fork: its one fork() call
+ * (src/unix/process.c) lands in uvloop_fork() below. Here we need the real one. */
+#ifdef fork
+#undef fork
+extern pid_t fork(void);
+#endif
+
+typedef struct {
+    int errpipe;               /* write end of the error pipe, close-on-exec, >= 3 */
+    int stdio[3];              /* fd that becomes 0, 1, 2 in the child; -1: inherited */
+    const int *keep_fds;       /* sorted fds >= 3 kept by close_fds (pass_fds, errpipe) */
+    int keep_count;
+    int close_fds;
+    const char *cwd;           /* NULL: the parent's */
+    int umask;                 /* -1: the parent's */
+    int restore_signals;       /* SIGPIPE and SIGXFSZ back to SIG_DFL (Python ignores them) */
+    int start_new_session;     /* setsid() */
+    int pgid;                  /* -1: none, else setpgid(0, pgid) */
+    sigset_t sigmask;          /* the forking thread's mask, given to the new program */
+    char *const *exec_paths;   /* tried in order, like subprocess's executable_list */
+    int exec_count;
+    char *const *argv;
+    char *const *envp;         /* NULL: the parent's environ */
+    int (*preexec)(void);      /* NULL, or runs preexec_fn; non-zero: it failed and
+                                  already wrote its report */
+} uvloop_spawn_plan;
+
+
+static void uvloop_spawn_write(int fd, const char *buf, size_t len) {
+    ssize_t n;
+    while (len > 0) {
+        n = write(fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;  /* the parent is gone: nothing left to tell */
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+
+static void uvloop_spawn_fail(const uvloop_spawn_plan *plan, int err, char stage) {
+    char msg[1 + sizeof(int) + 1];
+    msg[0] = 'O';
+    memcpy(msg + 1, &err, sizeof(int));
+    msg[1 + sizeof(int)] = stage;
+    uvloop_spawn_write(plan->errpipe, msg, sizeof(msg));
+    _exit(255);
+}
+
+
+static int uvloop_spawn_set_inheritable(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0)
+        return -1;
+    if (flags & FD_CLOEXEC)
+        return fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    return 0;
+}
+
+
+/* close(2) every fd in [first, last] (last < 0: to the end). close_range() since
+ * Linux 5.9; otherwise one close() per fd up to the soft RLIMIT_NOFILE. */
+static void uvloop_spawn_close_range(int first, int last) {
+    struct rlimit rl;
+    int fd;
+    if (last >= 0 && last < first)
+        return;
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned int)first,
+                last < 0 ? ~0U : (unsigned int)last, 0) == 0)
+        return;
+#endif
+    if (last < 0) {
+        last = 65535;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                rl.rlim_cur < (rlim_t)1 << 30)
+            last = (int)rl.rlim_cur - 1;
+    }
+    for (fd = first; fd <= last; fd++)
+        close(fd);
+}
+
+
+static void uvloop_spawn_close_fds(const uvloop_spawn_plan *plan) {
+    int first = 3;
+    int i;
+    for (i = 0; i < plan->keep_count; i++) {
+        if (plan->keep_fds[i] < first)
+            continue;
+        uvloop_spawn_close_range(first, plan->keep_fds[i] - 1);
+        first = plan->keep_fds[i] + 1;
+    }
+    uvloop_spawn_close_range(first, -1);
+}
+
+
+/* Never returns: the child execs or _exits. */
+static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
+    struct sigaction sa;
+    int src[3];
+    int fd, i, sig, saved_errno;
+
+    uvloop_spawn_write(plan->errpipe, "S", 1);
+
+    /* Caught signals back to SIG_DFL (exec would do it anyway): until exec, the
+     * parent's handlers would run here, and Python's writes to the parent loop's
+     * wakeup fd. libuv forked with most signals blocked, so none ran yet. */
+    for (sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) != 0)
+            continue;  /* glibc's internal signals */
+        if (sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+            continue;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_DFL;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sig, &sa, NULL);
+    }
+
+    /* stdio. A source fd below its target would be overwritten by an earlier dup2
+     * (e.g. stdout taken from fd 0): move it out of the way first. */
+    for (i = 0; i < 3; i++) {
+        src[i] = plan->stdio[i];
+        if (src[i] >= 0 && src[i] < i) {
+            src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
+            if (src[i] < 0)
+                uvloop_spawn_fail(plan, errno, 'n');
+        }
+    }
+    for (i = 0; i < 3; i++) {
+        if (src[i] < 0)
+            continue;
+        if (src[i] == i) {
+            if (uvloop_spawn_set_inheritable(i) < 0)
+                uvloop_spawn_fail(plan, errno, 'n');
+        } else if (dup2(src[i], i) < 0) {
+            uvloop_spawn_fail(plan, errno, 'n');
+        }
+    }
+
+    /* pass_fds survive exec. */
+    for (i = 0; i < plan->keep_count; i++) {
+        fd = plan->keep_fds[i];
+        if (fd != plan->errpipe && uvloop_spawn_set_inheritable(fd) < 0)
+            uvloop_spawn_fail(plan, errno, 'n');
+    }
+
+    if (plan->cwd != NULL && chdir(plan->cwd) < 0)
+        uvloop_spawn_fail(plan, errno, 'n');
+
+    if (plan->umask >= 0)
+        umask((mode_t)plan->umask);
+
+    if (plan->restore_signals) {
+        signal(SIGPIPE, SIG_DFL);
+#ifdef SIGXFSZ
+        signal(SIGXFSZ, SIG_DFL);
+#endif
+    }
+
+    if (plan->start_new_session && setsid() < 0)
+        uvloop_spawn_fail(plan, errno, 'n');
+
+    if (plan->pgid >= 0 && setpgid(0, plan->pgid) < 0)
+        uvloop_spawn_fail(plan, errno, 'n');
+
+    /* The new program gets the forking thread's signal mask (libuv forked with most
+     * signals blocked). preexec_fn runs with it too, as under fork(). */
+    sigprocmask(SIG_SETMASK, &plan->sigmask, NULL);
+
+    if (plan->preexec != NULL && plan->preexec() != 0)
+        _exit(255);
+
+    if (plan->close_fds)
+        uvloop_spawn_close_fds(plan);
+
+    /* Like subprocess: try every candidate path; report the first error that is not
+     * "no such file", else the last one. */
+    saved_errno = 0;
+    for (i = 0; i < plan->exec_count; i++) {
+        if (plan->envp != NULL)
+            execve(plan->exec_paths[i], plan->argv, plan->envp);
+        else
+            execv(plan->exec_paths[i], plan->argv);
+        if (errno != ENOENT && errno != ENOTDIR && saved_errno == 0)
+            saved_errno = errno;
+    }
+    if (saved_errno == 0)
+        saved_errno = plan->exec_count > 0 ? errno : ENOENT;
+    uvloop_spawn_fail(plan, saved_errno, 'x');
+}
+
+
+/* Per thread, no lock needed: this thread holds the spawn lock (it is inside the
+ * critical section). Lets a re-entrant spawn from the same thread raise instead of
+ * waiting forever for a lock it holds itself. */
+static __thread int uvloop_thread_in_spawn = 0;
+
+/* Set, under the spawn lock, while a spawn whose child runs no Python (no preexec_fn)
+ * is inside uv_spawn(): its fork() may then be a vfork(). */
+static const uvloop_spawn_plan *uvloop_vfork_plan = NULL;
+static pthread_t uvloop_vfork_thread;
+static int uvloop_fork_calls = 0;   /* tests: proves libuv's fork() comes here */
+
+/* libuv's fork(). For our own spawns that allow it, vfork(): the parent's page tables
+ * are not copied and it takes no copy-on-write faults afterwards (fork() of a Python
+ * process costs milliseconds). The vfork child shares our memory while the forking
+ * thread is suspended: it runs uvloop_spawn_child(), which only reads the plan, and
+ * never returns here (it execs or _exits). libuv blocked signals around this call, so
+ * no handler can run in the child before it resets them; the child has its own fd
+ * table, signal dispositions, cwd and umask. Any other fork() is a real fork(). */
+pid_t uvloop_fork(void) {
+    const uvloop_spawn_plan *plan = uvloop_vfork_plan;
+    pid_t pid;
+    __atomic_add_fetch(&uvloop_fork_calls, 1, __ATOMIC_RELAXED);
+    if (plan == NULL || !pthread_equal(uvloop_vfork_thread, pthread_self()))
+        return fork();
+    pid = vfork();
+    if (pid == 0)
+        uvloop_spawn_child(plan);
+    return pid;
+}
+
+#endif
