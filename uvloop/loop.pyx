@@ -1282,10 +1282,7 @@ cdef class Loop:
         else:
             if sock is None:
                 raise ValueError('no path and sock were specified')
-            if (sock.family != socket_module.AF_UNIX or
-                    sock.type != socket_module.SOCK_STREAM):
-                raise ValueError(
-                    f'A UNIX Domain Stream Socket was expected, got {sock!r}')
+            _check_unix_stream_socket(sock)
             sock.setblocking(False)
             users_socket = True
         return await self._create_connection_transport(
@@ -1393,10 +1390,7 @@ cdef class Loop:
         else:
             if sock is None:
                 raise ValueError('path was not specified, and no sock specified')
-            if (sock.family != socket_module.AF_UNIX or
-                    sock.type != socket_module.SOCK_STREAM):
-                raise ValueError(
-                    f'A UNIX Domain Stream Socket was expected, got {sock!r}')
+            _check_unix_stream_socket(sock)
 
         inodes = {}
         if cleanup_socket:
@@ -1605,6 +1599,12 @@ cdef _check_tls_arguments(str method, ssl, handshake_timeout, shutdown_timeout):
     raise NotImplementedError(
         f'TLS is not built yet in this uvloop: loop.{method}() cannot take '
         f'ssl= (use ssl=None, or asyncio\'s default loop for TLS)')
+
+
+cdef _check_unix_stream_socket(sock):
+    if (sock.family != socket_module.AF_UNIX or
+            sock.type != socket_module.SOCK_STREAM):
+        raise ValueError(f'A UNIX Domain Stream Socket was expected, got {sock!r}')
 
 
 cdef _connect_error(list exceptions, bint all_errors):
