@@ -7,7 +7,7 @@ from cpython.object cimport PyObject
 from .includes cimport uv
 from .includes.python cimport PyThread_type_lock
 from .includes.spawn cimport uvloop_spawn_plan, uvloop_spawn_report
-from .includes.system cimport sockaddr_storage, socklen_t
+from .includes.system cimport sockaddr, sockaddr_storage, socklen_t
 
 
 cdef class Loop
@@ -19,8 +19,11 @@ include "handles/timer.pxd"
 include "handles/async_.pxd"
 include "handles/poll.pxd"
 include "sockaddr.pxd"
+include "handles/transport.pxd"
 include "handles/stream.pxd"
 include "handles/pipe.pxd"
+include "handles/tcp.pxd"
+include "handles/udp.pxd"
 include "handles/process.pxd"
 
 

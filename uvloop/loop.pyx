@@ -13,7 +13,7 @@
 cimport cython
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.math cimport ceil
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from posix.signal cimport SIG_BLOCK
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
                              PyBUF_WRITABLE)
@@ -32,9 +32,11 @@ from .includes.spawn cimport *
 import asyncio
 import collections
 import concurrent.futures
+import errno as errno_module
 import fcntl as fcntl_module
 import functools
 import io as io_module
+import itertools
 import os
 import select as select_module
 import signal as signal_module
@@ -52,6 +54,8 @@ from asyncio import coroutines as aio_coroutines
 from asyncio import events as aio_events
 from asyncio import format_helpers as aio_format_helpers
 from asyncio import futures as aio_futures
+from asyncio import protocols as aio_protocols
+from asyncio import staggered as aio_staggered
 from asyncio import tasks as aio_tasks
 from asyncio import trsock as aio_trsock
 from asyncio.log import logger as aio_logger
@@ -82,8 +86,13 @@ include "handles/process.pyx"
 include "sockets.pyx"
 include "subprocess_transport.pyx"
 include "sockaddr.pyx"
+include "handles/transport.pyx"
 include "handles/stream.pyx"
 include "handles/pipe.pyx"
+include "handles/tcp.pyx"
+include "handles/udp.pyx"
+include "network.pyx"
+include "server.pyx"
 
 
 cdef _check_callback(callback, str method, bint full):
@@ -1122,38 +1131,360 @@ cdef class Loop:
             functools.partial(_stop_sock_wait, self, fileno, for_write, handle))
         return fut
 
+    # ----- streams: TCP and Unix sockets ------------------------------------------
+    # Argument checks and error messages are asyncio's, in asyncio's order; name
+    # resolution and connecting use asyncio's own helpers over our sock_* methods.
+    # The transports are ours (handles/tcp.pyx, handles/pipe.pyx, network.pyx).
+
+    async def create_connection(
+            self, protocol_factory, host=None, port=None, *, ssl=None, family=0,
+            proto=0, flags=0, sock=None, local_addr=None, server_hostname=None,
+            ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+            happy_eyeballs_delay=None, interleave=None, all_errors=False):
+        """Connect to a TCP server (or use the connected stream socket `sock`);
+        returns (transport, protocol). Several addresses are tried in turn, or raced
+        with Happy Eyeballs when happy_eyeballs_delay is given."""
+        if server_hostname is not None and not ssl:
+            raise ValueError('server_hostname is only meaningful with ssl')
+        _check_tls_arguments('create_connection', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
+        if sock is not None:
+            aio_base_events._check_ssl_socket(sock)
+        if happy_eyeballs_delay is not None and interleave is None:
+            interleave = 1
+
+        if host is not None or port is not None:
+            if sock is not None:
+                raise ValueError(
+                    'host/port and sock can not be specified at the same time')
+            infos = await self._ensure_resolved(
+                (host, port), family=family, type=socket_module.SOCK_STREAM,
+                proto=proto, flags=flags, loop=self)
+            if not infos:
+                raise OSError('getaddrinfo() returned empty list')
+            laddr_infos = None
+            if local_addr is not None:
+                laddr_infos = await self._ensure_resolved(
+                    local_addr, family=family, type=socket_module.SOCK_STREAM,
+                    proto=proto, flags=flags, loop=self)
+                if not laddr_infos:
+                    raise OSError('getaddrinfo() returned empty list')
+            if interleave:
+                infos = aio_base_events._interleave_addrinfos(infos, interleave)
+
+            exceptions = []      # one list of errors per address tried
+            if happy_eyeballs_delay is None:
+                for addrinfo in infos:
+                    try:
+                        sock = await self._connect_sock(
+                            exceptions, addrinfo, laddr_infos)
+                        break
+                    except OSError:
+                        continue
+            else:
+                sock, _, _ = await aio_staggered.staggered_race(
+                    (functools.partial(self._connect_sock, exceptions, addrinfo,
+                                       laddr_infos)
+                     for addrinfo in infos),
+                    happy_eyeballs_delay, loop=self)
+            if sock is None:
+                raise _connect_error([exc for sub in exceptions for exc in sub],
+                                     all_errors)
+            users_socket = False
+        else:
+            if sock is None:
+                raise ValueError(
+                    'host and port was not specified and no sock specified')
+            if sock.type != socket_module.SOCK_STREAM:
+                # AF_UNIX stream sockets are accepted here too, as by asyncio.
+                raise ValueError(f'A Stream Socket was expected, got {sock!r}')
+            users_socket = True
+
+        transport, protocol = await self._create_connection_transport(
+            sock, protocol_factory, users_socket)
+        if self._debug:
+            aio_logger.debug("%r connected to %s:%r: (%r, %r)",
+                             transport.get_extra_info('socket'), host, port,
+                             transport, protocol)
+        return transport, protocol
+
+    def _ensure_resolved(self, address, *, family=0, type=socket_module.SOCK_STREAM,
+                         proto=0, flags=0, loop):
+        return aio_base_events.BaseEventLoop._ensure_resolved(
+            self, address, family=family, type=type, proto=proto, flags=flags,
+            loop=loop)
+
+    def _connect_sock(self, exceptions, addr_info, local_addr_infos=None):
+        """Create, bind and connect one socket (asyncio's, over our sock_connect)."""
+        return aio_base_events.BaseEventLoop._connect_sock(
+            self, exceptions, addr_info, local_addr_infos)
+
+    async def _create_connection_transport(self, sock, protocol_factory,
+                                           bint users_socket):
+        sock.setblocking(False)
+        try:
+            protocol = protocol_factory()
+        except BaseException:
+            if not users_socket:
+                sock.close()
+            raise
+        waiter = self.create_future()
+        cdef UVStream transport = _new_socket_transport(self, sock, users_socket)
+        transport._start(protocol, waiter, None)
+        try:
+            await waiter
+        except BaseException:
+            transport.close()
+            raise
+        return transport, protocol
+
+    async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
+                                      ssl_handshake_timeout=None,
+                                      ssl_shutdown_timeout=None):
+        """Wrap a socket accepted elsewhere into a transport/protocol pair."""
+        if sock.type != socket_module.SOCK_STREAM:
+            raise ValueError(f'A Stream Socket was expected, got {sock!r}')
+        _check_tls_arguments('connect_accepted_socket', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
+        aio_base_events._check_ssl_socket(sock)
+        transport, protocol = await self._create_connection_transport(
+            sock, protocol_factory, True)
+        if self._debug:
+            aio_logger.debug("%r handled: (%r, %r)",
+                             transport.get_extra_info('socket'), transport,
+                             protocol)
+        return transport, protocol
+
+    async def create_unix_connection(
+            self, protocol_factory, path=None, *, ssl=None, sock=None,
+            server_hostname=None, ssl_handshake_timeout=None,
+            ssl_shutdown_timeout=None):
+        """Connect to a Unix socket at `path` (or use the connected `sock`)."""
+        assert server_hostname is None or isinstance(server_hostname, str)
+        _check_tls_arguments('create_unix_connection', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
+        if server_hostname is not None:
+            raise ValueError('server_hostname is only meaningful with ssl')
+        if path is not None:
+            if sock is not None:
+                raise ValueError(
+                    'path and sock can not be specified at the same time')
+            path = os.fspath(path)
+            sock = socket_module.socket(socket_module.AF_UNIX,
+                                        socket_module.SOCK_STREAM, 0)
+            try:
+                sock.setblocking(False)
+                await self.sock_connect(sock, path)
+            except BaseException:
+                sock.close()
+                raise
+            users_socket = False
+        else:
+            if sock is None:
+                raise ValueError('no path and sock were specified')
+            _check_unix_stream_socket(sock)
+            sock.setblocking(False)
+            users_socket = True
+        return await self._create_connection_transport(
+            sock, protocol_factory, users_socket)
+
+    async def create_server(
+            self, protocol_factory, host=None, port=None, *,
+            family=socket_module.AF_UNSPEC, flags=socket_module.AI_PASSIVE,
+            sock=None, backlog=100, ssl=None, reuse_address=None, reuse_port=None,
+            keep_alive=None, ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+            start_serving=True):
+        """A TCP server on host (a name, or a sequence of names: one listening
+        socket per address) and port, or on the listening socket `sock`."""
+        if isinstance(ssl, bool):
+            raise TypeError('ssl argument must be an SSLContext or None')
+        _check_tls_arguments('create_server', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
+        if sock is not None:
+            aio_base_events._check_ssl_socket(sock)
+
+        if host is not None or port is not None:
+            if sock is not None:
+                raise ValueError(
+                    'host/port and sock can not be specified at the same time')
+            if reuse_address is None:
+                reuse_address = os.name == 'posix' and sys.platform != 'cygwin'
+            if host == '':
+                hosts = [None]
+            elif (isinstance(host, str) or
+                  not isinstance(host, collections.abc.Iterable)):
+                hosts = [host]
+            else:
+                hosts = host
+            infos = await aio_tasks.gather(*[
+                self._create_server_getaddrinfo(h, port, family, flags)
+                for h in hosts])
+            infos = set(itertools.chain.from_iterable(infos))
+            sockets = _bound_server_sockets(
+                self, infos, reuse_address, reuse_port, keep_alive)
+        else:
+            if sock is None:
+                raise ValueError('Neither host/port nor sock were specified')
+            if sock.type != socket_module.SOCK_STREAM:
+                raise ValueError(f'A Stream Socket was expected, got {sock!r}')
+            sockets = [sock]
+
+        for sock in sockets:
+            sock.setblocking(False)
+        server = Server(self, sockets, protocol_factory, backlog)
+        if start_serving:
+            server._start_serving()
+            # As asyncio: let one iteration pass before returning.
+            await aio_tasks.sleep(0)
+        if self._debug:
+            aio_logger.info("%r is serving", server)
+        return server
+
+    async def _create_server_getaddrinfo(self, host, port, family, flags):
+        infos = await self._ensure_resolved(
+            (host, port), family=family, type=socket_module.SOCK_STREAM,
+            flags=flags, loop=self)
+        if not infos:
+            raise OSError(f'getaddrinfo({host!r}) returned empty list')
+        return infos
+
+    async def create_unix_server(
+            self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
+            ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
+            start_serving=True, cleanup_socket=True):
+        """A server on the Unix socket `path` (or the listening socket `sock`).
+        A stale socket file at `path` is replaced; with cleanup_socket the file is
+        removed when the server closes (asyncio does so from Python 3.13)."""
+        if isinstance(ssl, bool):
+            raise TypeError('ssl argument must be an SSLContext or None')
+        _check_tls_arguments('create_unix_server', ssl, ssl_handshake_timeout,
+                             ssl_shutdown_timeout)
+
+        if path is not None:
+            if sock is not None:
+                raise ValueError(
+                    'path and sock can not be specified at the same time')
+            path = os.fspath(path)
+            sock = socket_module.socket(socket_module.AF_UNIX,
+                                        socket_module.SOCK_STREAM)
+            if path[0] not in (0, '\x00'):     # not an abstract socket
+                try:
+                    if stat_module.S_ISSOCK(os.stat(path).st_mode):
+                        os.remove(path)
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    aio_logger.error('Unable to check or remove stale UNIX socket '
+                                     '%r: %r', path, err)
+            try:
+                sock.bind(path)
+            except OSError as exc:
+                sock.close()
+                if exc.errno == errno_module.EADDRINUSE:
+                    raise OSError(errno_module.EADDRINUSE,
+                                  f'Address {path!r} is already in use') from None
+                raise
+            except BaseException:
+                sock.close()
+                raise
+        else:
+            if sock is None:
+                raise ValueError('path was not specified, and no sock specified')
+            _check_unix_stream_socket(sock)
+
+        inodes = {}
+        if cleanup_socket:
+            bound = sock.getsockname()
+            if bound and bound[0] not in (0, '\x00'):
+                try:
+                    inodes[sock] = os.stat(bound).st_ino
+                except FileNotFoundError:
+                    pass
+        sock.setblocking(False)
+        server = Server(self, [sock], protocol_factory, backlog, inodes)
+        if start_serving:
+            server._start_serving()
+            await aio_tasks.sleep(0)
+        return server
+
+    async def sendfile(self, transport, file, offset=0, count=None, *,
+                       fallback=True):
+        """Send a file over a transport: with the kernel's sendfile() on stream
+        sockets, else (fallback=True) by reading it and writing the chunks."""
+        if transport.is_closing():
+            raise RuntimeError("Transport is closing")
+        mode = getattr(transport, '_sendfile_compatible',
+                       aio_constants._SendfileMode.UNSUPPORTED)
+        if mode is aio_constants._SendfileMode.UNSUPPORTED:
+            raise RuntimeError(
+                f"sendfile is not supported for transport {transport!r}")
+        if mode is aio_constants._SendfileMode.TRY_NATIVE:
+            try:
+                return await _sendfile_native(self, transport, file, offset, count)
+            except aio_exceptions.SendfileNotAvailableError:
+                if not fallback:
+                    raise
+        if not fallback:
+            raise RuntimeError(
+                f"fallback is disabled and native sendfile is not "
+                f"supported for transport {transport!r}")
+        return await _sendfile_fallback(self, transport, file, offset, count)
+
+    # ----- datagrams ---------------------------------------------------------------
+
+    async def create_datagram_endpoint(
+            self, protocol_factory, local_addr=None, remote_addr=None, *, family=0,
+            proto=0, flags=0, reuse_port=None, allow_broadcast=None, sock=None):
+        """A datagram (UDP, or Unix datagram) endpoint: (transport, protocol).
+        The arguments are checked and the socket made by the running Python's
+        asyncio code, which hands it to _make_datagram_transport()."""
+        return await aio_base_events.BaseEventLoop.create_datagram_endpoint(
+            self, protocol_factory, local_addr, remote_addr, family=family,
+            proto=proto, flags=flags, reuse_port=reuse_port,
+            allow_broadcast=allow_broadcast, sock=sock)
+
+    def _make_datagram_transport(self, sock, protocol, address=None, waiter=None,
+                                 extra=None):
+        # The socket (the user's, or asyncio's for us) stays a Python object, closed
+        # after connection_lost(); libuv works on a dup() of it.
+        cdef UDPTransport transport = UDPTransport.new(self)
+        transport._address = address
+        transport._file = sock
+        try:
+            transport._open_fd(_dup_fd(sock.fileno()))
+        except BaseException:
+            transport._file = None
+            UVHandle.close(transport)
+            raise
+        transport._start(protocol, waiter, None)
+        return transport
+
     # ----- pipes ------------------------------------------------------------------
 
     async def connect_read_pipe(self, protocol_factory, pipe):
         """Read from a pipe (or socket, or character device) with a protocol.
         The transport owns `pipe` and closes it after connection_lost()."""
-        protocol = protocol_factory()
-        waiter = self.create_future()
-        transport = self._make_read_pipe_transport(pipe, protocol, waiter)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        if self._debug:
-            aio_logger.debug('Read pipe %r connected: (%r, %r)',
-                             pipe.fileno(), transport, protocol)
-        return transport, protocol
+        return await self._connect_pipe(self._make_read_pipe_transport,
+                                        protocol_factory, pipe, 'Read')
 
     async def connect_write_pipe(self, protocol_factory, pipe):
         """Write to a pipe (or socket, or character device) with a protocol.
         The transport owns `pipe` and closes it after connection_lost()."""
+        return await self._connect_pipe(self._make_write_pipe_transport,
+                                        protocol_factory, pipe, 'Write')
+
+    async def _connect_pipe(self, make_transport, protocol_factory, pipe, str kind):
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = self._make_write_pipe_transport(pipe, protocol, waiter)
+        transport = make_transport(pipe, protocol, waiter)
         try:
             await waiter
         except BaseException:
             transport.close()
             raise
         if self._debug:
-            aio_logger.debug('Write pipe %r connected: (%r, %r)',
-                             pipe.fileno(), transport, protocol)
+            aio_logger.debug('%s pipe %r connected: (%r, %r)',
+                             kind, pipe.fileno(), transport, protocol)
         return transport, protocol
 
     def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
@@ -1233,27 +1564,6 @@ cdef class Loop:
     # ----- not built yet ------------------------------------------------------------
     # Each raises NotImplementedError until its issue lands (README compatibility table).
 
-    async def create_connection(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_connection() is not built yet')
-
-    async def create_server(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_server() is not built yet')
-
-    async def create_unix_connection(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_unix_connection() is not built yet')
-
-    async def create_unix_server(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_unix_server() is not built yet')
-
-    async def connect_accepted_socket(self, *args, **kwargs):
-        raise NotImplementedError('loop.connect_accepted_socket() is not built yet')
-
-    async def create_datagram_endpoint(self, *args, **kwargs):
-        raise NotImplementedError('loop.create_datagram_endpoint() is not built yet')
-
-    async def sendfile(self, *args, **kwargs):
-        raise NotImplementedError('loop.sendfile() is not built yet')
-
     async def start_tls(self, *args, **kwargs):
         raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
 
@@ -1277,25 +1587,82 @@ cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
 cdef int EINVAL_CODE = 22
 
 
-cdef int _dup_fd(int fd) except -1:
-    """A close-on-exec duplicate of fd: libuv owns it, the caller keeps fd."""
-    cdef int new_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-    if new_fd < 0:
-        raise_errno()
-    return new_fd
-
-
-cdef _check_pollable(int fd):
-    """Raise if epoll cannot watch fd (e.g. /dev/null): libuv would abort."""
-    try:
-        epoll = select_module.epoll
-    except AttributeError:
+cdef _check_tls_arguments(str method, ssl, handshake_timeout, shutdown_timeout):
+    """asyncio's checks of the TLS timeouts (ValueError without TLS), then
+    NotImplementedError if TLS is asked for: it is not built yet."""
+    if not ssl:
+        if handshake_timeout is not None:
+            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
+        if shutdown_timeout is not None:
+            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
         return
-    watcher = epoll()
+    raise NotImplementedError(
+        f'TLS is not built yet in this uvloop: loop.{method}() cannot take '
+        f'ssl= (use ssl=None, or asyncio\'s default loop for TLS)')
+
+
+cdef _check_unix_stream_socket(sock):
+    if (sock.family != socket_module.AF_UNIX or
+            sock.type != socket_module.SOCK_STREAM):
+        raise ValueError(f'A UNIX Domain Stream Socket was expected, got {sock!r}')
+
+
+cdef _connect_error(list exceptions, bint all_errors):
+    """The error create_connection() raises when no address could be reached."""
+    if all_errors:
+        return ExceptionGroup('create_connection failed', exceptions)
+    if len(exceptions) == 1:
+        return exceptions[0]
+    # The same error everywhere: report it once. Else all of their messages.
+    model = str(exceptions[0])
+    if all(str(exc) == model for exc in exceptions):
+        return exceptions[0]
+    return OSError('Multiple exceptions: {}'.format(
+        ', '.join(str(exc) for exc in exceptions)))
+
+
+cdef list _bound_server_sockets(Loop loop, infos, reuse_address, reuse_port,
+                                keep_alive):
+    """create_server(): one bound socket per address; all closed on failure."""
+    sockets = []
+    completed = False
     try:
-        watcher.register(fd, select_module.EPOLLIN)
+        for af, socktype, proto, canonname, sa in infos:
+            try:
+                sock = socket_module.socket(af, socktype, proto)
+            except OSError:
+                # A family/type/protocol this system lacks: skip the address.
+                if loop._debug:
+                    aio_logger.warning('create_server() failed to create '
+                                       'socket.socket(%r, %r, %r)',
+                                       af, socktype, proto, exc_info=True)
+                continue
+            sockets.append(sock)
+            if reuse_address:
+                sock.setsockopt(socket_module.SOL_SOCKET,
+                                socket_module.SO_REUSEADDR, True)
+            if reuse_port:
+                aio_base_events._set_reuseport(sock)
+            if keep_alive:
+                sock.setsockopt(socket_module.SOL_SOCKET,
+                                socket_module.SO_KEEPALIVE, True)
+            # One family per socket: no IPv4 through an IPv6 socket.
+            if (aio_base_events._HAS_IPv6 and af == socket_module.AF_INET6 and
+                    hasattr(socket_module, 'IPPROTO_IPV6')):
+                sock.setsockopt(socket_module.IPPROTO_IPV6,
+                                socket_module.IPV6_V6ONLY, True)
+            try:
+                sock.bind(sa)
+            except OSError as err:
+                raise OSError(err.errno, 'error while attempting to bind on '
+                              'address %r: %s' % (sa, err.strerror.lower())) \
+                    from None
+        completed = True
     finally:
-        watcher.close()
+        if not completed:
+            for sock in sockets:
+                sock.close()
+    return sockets
 
 
 def _sighandler_noop(signum, frame):

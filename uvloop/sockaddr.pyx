@@ -108,7 +108,15 @@ cdef int _numeric_sockaddr(object address, int family, sockaddr_storage* out,
                         f"interpreted as an integer")
     if not 0 <= port <= 65535:
         raise OverflowError('port must be 0-65535.')
-    host_bytes = host.encode('idna') if host else b''
+    # The socket module's special names; any other numeric host is ASCII.
+    if host == '':
+        host = '0.0.0.0' if family == AF_INET else '::'
+    elif host == '<broadcast>':
+        host = '255.255.255.255' if family == AF_INET else host
+    try:
+        host_bytes = host.encode('ascii')
+    except UnicodeEncodeError:
+        return 1
     if family == AF_INET:
         addr4 = <sockaddr_in*>out
         if inet_pton(AF_INET, host_bytes, &addr4.sin_addr) != 1:

@@ -1,4 +1,4 @@
-cdef class UnixTransport(UVStream):
+cdef class UnixTransport(UVSocketStream):
     @staticmethod
     cdef UnixTransport new(Loop loop)
 

@@ -2,8 +2,8 @@
 # write pipe transports behind loop.connect_read_pipe() / connect_write_pipe() and a
 # subprocess's stdio.
 #
-# Life rules are those of every UVStream (stream.pyx): `new()` runs uv_pipe_init() and
-# attaches the handle; libuv owns the descriptor it is given and closes it with the
+# Life rules are those of every transport (transport.pyx, stream.pyx): `new()` runs
+# uv_pipe_init() and attaches the handle; libuv owns the descriptor it is given and closes it with the
 # handle. A pipe opened from a Python file object hands libuv a dup() of its fd; the
 # file object is the transport's `_file` (get_extra_info('pipe')), closed after
 # connection_lost() as asyncio closes it.
@@ -21,7 +21,7 @@
 
 
 cdef int _init_pipe_handle(UVStream stream, Loop loop) except -1:
-    stream._init_stream(loop, sizeof(uv.uv_pipe_t))
+    stream._init_stream(loop)
     err = uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>stream._handle, 0)
     if err < 0:
         stream._free_unattached()
@@ -39,7 +39,7 @@ cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
     return 0
 
 
-cdef class UnixTransport(UVStream):
+cdef class UnixTransport(UVSocketStream):
     """A Unix stream socket (or any stream socket libuv has no special type for)."""
 
     @staticmethod
@@ -50,11 +50,6 @@ cdef class UnixTransport(UVStream):
 
     cdef _open_fd(self, int fd):
         _open_pipe_fd(self, fd)
-
-    cdef _adopted(self):
-        UVStream._adopted(self)
-        self._capture_addresses()
-        self._register_fds()
 
 
 cdef class UnixServer(UVStreamServer):
@@ -92,7 +87,7 @@ cdef class _PipeTransport(UVStream):
             self._adopted()      # uv_spawn() opened it
         self._file = pipe
         self._extra = {'pipe': pipe}
-        self._start(protocol, waiter, None, None)
+        self._start(protocol, waiter, None)
 
     cdef _set_protocol(self, protocol):
         # asyncio's pipe transports always call data_received().
@@ -128,18 +123,10 @@ cdef class ReadPipeTransport(_PipeTransport):
     cdef _on_read_error(self, exc):
         self._fatal_error(exc, 'Fatal read error on pipe transport')
 
-    cdef _fatal_error(self, exc, str message):
-        if isinstance(exc, OSError) and exc.errno == EIO:
-            if self._loop._debug:
-                aio_logger.debug("%r: %s", self, message, exc_info=exc)
-        else:
-            self._loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        self._force_close(exc)
+    cdef bint _is_quiet_error(self, exc):
+        # EIO: the other end of a pseudo-terminal went away. Every other error of a
+        # read pipe goes to the exception handler.
+        return isinstance(exc, OSError) and exc.errno == EIO
 
 
 cdef class WritePipeTransport(_PipeTransport):
@@ -220,7 +207,7 @@ cdef class WritePipeTransport(_PipeTransport):
     def _on_reader_gone(self):
         if self._loop._debug:
             aio_logger.info("%r was closed by peer", self)
-        self._force_close(BrokenPipeError() if self._write_requests else None)
+        self._force_close(BrokenPipeError() if self._requests else None)
 
     cdef _on_closed(self):
         self._stop_reading()

@@ -1,29 +1,27 @@
-# UVStream: a libuv stream handle (uv_tcp_t or uv_pipe_t) and the asyncio transport
-# over it, written once for TCP, Unix sockets and pipes. The semantics are those of
-# asyncio's _SelectorSocketTransport; the pipe transports (pipe.pyx) override the few
-# hooks where asyncio's pipe transports differ.
+# UVStream: a libuv stream handle (uv_tcp_t or uv_pipe_t) and the asyncio stream
+# transport over it, written once for TCP, Unix sockets and pipes: reading (into the
+# loop's buffer, or a BufferedProtocol's), writing (uv_try_write first, then queued
+# uv_write requests), write_eof (uv_shutdown). The semantics are those of asyncio's
+# _SelectorSocketTransport; the pipe transports (pipe.pyx) override the hooks where
+# asyncio's pipe transports differ. What all transports share is in transport.pyx,
+# and so are the life rules of the handle, its descriptor and the Python references.
 #
-# Life of the uv handle and of the Python references:
-# - A subclass's `new()` allocates the handle (sized for _StreamMemory, so the
-#   allocation callback finds the loop's receive buffer without the GIL), initialises
-#   it and attaches it: from then on the loop holds the object in Loop._handles.
-# - libuv owns the file descriptor it is given (`_open_fd()`, or uv_accept()): uv_close()
-#   closes it. No Python object ever wraps that descriptor: a user's socket or pipe is
-#   dup()ed for libuv and kept in `_file`; get_extra_info('socket') wraps a dup() too.
-#   `_file` is closed after connection_lost(), so neither side closes the other's fd.
-# - The uv handle is closed in _call_connection_lost(), after protocol.connection_lost();
-#   abort() closes it at once when writes are queued, to drop them; Loop.close() closes
-#   whatever is still open. Python references (protocol, server, `_file`, context) are
-#   dropped in _call_connection_lost(), or in _on_closed() if the loop closed it first.
-# - Each queued write and each shutdown is one malloc'ed request, freed in its callback;
-#   a write request holds a reference to the bytes it sends. libuv runs the callbacks
-#   of pending requests (UV_ECANCELED) before the close callback, so no request
-#   outlives this object.
+# Stream specifics:
+# - A subclass's `new()` allocates the handle sized for _StreamMemory (the uv handle,
+#   then what the allocation callback needs to run without the GIL), runs
+#   uv_<type>_init() and attaches it; `_open_fd()` (or uv_accept()) gives it its fd.
+# - Each queued write and each shutdown is one malloc'ed request, freed in its
+#   callback; a write request holds a reference to the bytes it sends.
+# - UVStreamServer (end of file) is a listening handle; it owns the dup()ed listening
+#   fd and nothing else; its Server closes it.
 
 
 cdef enum:
-    # Bytes read per read() call, as asyncio's selector transports (max_size).
-    RECV_BUFFER_SIZE = 256 * 1024
+    # Bytes per read() call (and above the largest UDP datagram). Measured on a
+    # 100 KiB TCP echo: 256 KiB (asyncio's max_size) doubles the CPU per request
+    # (the kernel's copy into a buffer that size is slow, likely cache-bound); 32
+    # and 64 KiB cost more read calls; 128 KiB is the cheapest, from 1 KiB to 1 MiB.
+    RECV_BUFFER_SIZE = 128 * 1024
     # Buffers of writelines() that go on the stack; more take a heap array.
     WRITEV_STACK_BUFFERS = 16
 
@@ -55,6 +53,7 @@ cdef char* _loop_recv_buffer(Loop loop) except NULL:
 cdef void _on_stream_alloc(uv.uv_handle_t* handle, size_t suggested_size,
                            uv.uv_buf_t* buf) noexcept nogil:
     cdef _StreamMemory* memory = <_StreamMemory*>handle
+    memory.read_from_protocol = memory.protocol_buffered
     if memory.protocol_buffered:
         _alloc_from_protocol(handle, buf)
         return
@@ -78,12 +77,21 @@ cdef void _alloc_from_protocol(uv.uv_handle_t* handle,
 
 
 cdef void _on_stream_read(uv.uv_stream_t* handle, ssize_t nread,
-                          const uv.uv_buf_t* buf) noexcept with gil:
+                          const uv.uv_buf_t* buf) noexcept nogil:
+    # libuv ends each burst of reads with nread == 0 (EAGAIN): with the loop's
+    # buffer there is nothing to do, so do not take the GIL for it.
+    if nread == 0 and not (<_StreamMemory*>handle).read_from_protocol:
+        return
+    _on_stream_read_with_gil(handle, nread, buf)
+
+
+cdef void _on_stream_read_with_gil(uv.uv_stream_t* handle, ssize_t nread,
+                                   const uv.uv_buf_t* buf) noexcept with gil:
     cdef UVStream stream = <UVStream>handle.data
     context = stream._context
     PyContext_Enter(context)
     try:
-        if stream._read_view_held or stream._read_aborted:
+        if (<_StreamMemory*>handle).read_from_protocol:
             stream._on_read_buffered(nread)
         else:
             stream._on_read(nread, buf)
@@ -94,24 +102,8 @@ cdef void _on_stream_read(uv.uv_stream_t* handle, ssize_t nread,
 
 
 cdef void _on_stream_write(uv.uv_write_t* req, int status) noexcept with gil:
-    cdef _WriteRequest* request = <_WriteRequest*>req
-    cdef UVStream stream = <UVStream>req.handle.data
-    Py_XDECREF(request.owner)
-    PyMem_RawFree(request)
-    if UVLOOP_DEBUG:
-        uvloop_count(UVLOOP_REQUESTS_LIVE, -1)
-    stream._write_requests -= 1
-    context = stream._context
-    if context is None:
-        # The transport is gone (its handle was closed under it): nothing to tell.
-        return
-    PyContext_Enter(context)
-    try:
-        stream._on_write_done(status)
-    except BaseException as exc:
-        stream._loop._handle_callback_error(exc, stream)
-    finally:
-        PyContext_Exit(context)
+    _complete_request(<UVTransport>req.handle.data, req,
+                      (<_WriteRequest*>req).owner, status)
 
 
 cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept with gil:
@@ -132,15 +124,11 @@ cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept with g
         PyContext_Exit(context)
 
 
-cdef class UVStream(UVHandle):
+cdef class UVStream(UVTransport):
 
-    def __cinit__(self):
-        self._fd = -1
-        self._high_water = 64 * 1024
-        self._low_water = 16 * 1024
-
-    cdef _init_stream(self, Loop loop, size_t handle_size):
-        """Allocate the handle memory; the subclass then runs uv_<type>_init()."""
+    cdef _init_stream(self, Loop loop):
+        """Allocate the handle memory (room for a uv_tcp_t or a uv_pipe_t); the
+        subclass then runs uv_<type>_init()."""
         cdef _StreamMemory* memory
         self._alloc(loop, sizeof(_StreamMemory))
         memory = <_StreamMemory*>self._handle
@@ -152,62 +140,27 @@ cdef class UVStream(UVHandle):
         this raises)."""
         raise NotImplementedError
 
-    cdef _adopted(self):
-        """libuv has the descriptor (opened or accepted): learn its number.
-        Socket transports extend this (addresses, TCP_NODELAY, fd registry)."""
-        cdef uv.uv_os_fd_t fd = -1
-        uv.uv_fileno(self._handle, &fd)
-        self._fd = fd
-
-    cdef _start(self, protocol, waiter, server, context):
-        """Make the transport live, as asyncio's transport constructors do: the
-        protocol's connection_made() runs at the next iteration, reading starts
-        right after it, then the waiter (if any) gets its result."""
-        cdef Loop loop = self._loop
-        if context is None:
-            context = PyContext_CopyCurrent()
-        self._context = context
-        self._set_protocol(protocol)
-        if server is not None:
-            self._server = server
-            server._attach(self)
-        loop._call_soon(protocol.connection_made, (self,), context)
-        loop._call_soon(self._begin_reading, (), context)
-        if waiter is not None:
-            loop._call_soon(aio_set_result_unless_cancelled, (waiter, None), context)
-
-    def _begin_reading(self):
-        self._start_reading()
-
-    # ----- protocol ---------------------------------------------------------------
-
     cdef _set_protocol(self, protocol):
-        self._protocol = protocol
-        self._protocol_connected = True
+        UVTransport._set_protocol(self, protocol)
         if self._handle is not NULL:
             (<_StreamMemory*>self._handle).protocol_buffered = isinstance(
                 protocol, aio_BufferedProtocol)
 
-    def set_protocol(self, protocol):
-        self._set_protocol(protocol)
+    cdef _forget_python_refs(self):
+        server = self._server
+        empty_waiter = self._empty_waiter
+        self._server = None
+        self._empty_waiter = None
+        UVTransport._forget_python_refs(self)
+        if server is not None:
+            server._detach(self)
+        if empty_waiter is not None and not empty_waiter.done():
+            empty_waiter.set_exception(
+                ConnectionError("Connection is closed by peer"))
 
-    def get_protocol(self):
-        return self._protocol
-
-    cdef _call_protocol_method(self, method, arg, str failure_message):
-        """Call a flow-control method of the protocol; a failure goes to the
-        exception handler (asyncio's _FlowControlMixin)."""
-        try:
-            method(arg) if arg is not None else method()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                'message': failure_message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
+    cdef _on_closed(self):
+        self._release_read_view()
+        UVTransport._on_closed(self)
 
     # ----- reading ----------------------------------------------------------------
 
@@ -259,7 +212,7 @@ cdef class UVStream(UVHandle):
         except BaseException as exc:
             self._release_read_view()
             self._read_aborted = True
-            self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+            self._get_buffer_error = exc
             return
         buf.base = <char*>self._read_view.buf
         buf.len = self._read_view.len
@@ -286,8 +239,13 @@ cdef class UVStream(UVHandle):
     cdef _on_read_buffered(self, ssize_t nread):
         self._release_read_view()
         if self._read_aborted:
-            # get_buffer() failed (already reported): libuv says UV_ENOBUFS.
+            # No buffer was given for this read: libuv says UV_ENOBUFS.
             self._read_aborted = False
+            exc = self._get_buffer_error
+            if exc is not None:
+                self._get_buffer_error = None
+                self._fatal_error(exc,
+                                  'Fatal error: protocol.get_buffer() call failed.')
             return
         if nread > 0:
             try:
@@ -360,33 +318,10 @@ cdef class UVStream(UVHandle):
             return
         self._writev(buffers)
 
-    cdef _drop_write(self):
-        if self._conn_lost >= aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
-            aio_logger.warning('socket.send() raised exception.')
-        self._conn_lost += 1
-
     cdef size_t _queued_bytes(self):
         if not self.is_open():
             return 0
         return self._stream().write_queue_size
-
-    def get_write_buffer_size(self):
-        return self._queued_bytes()
-
-    def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(
-                f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._high_water = high
-        self._low_water = low
-        self._maybe_pause_protocol()
 
     cdef _write(self, data):
         """Send `data` now as far as the kernel takes it; queue the rest."""
@@ -473,13 +408,9 @@ cdef class UVStream(UVHandle):
             PyMem_RawFree(request)
             self._on_write_error(convert_error(err))
             return
-        Py_INCREF(owner)
-        request.owner = <PyObject*>owner
-        self._write_requests += 1
-        if UVLOOP_DEBUG:
-            uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
+        _track_request(self, &request.owner, owner)
 
-    cdef _on_write_done(self, int status):
+    cdef _on_request_done(self, int status):
         if status < 0:
             if status == uv.UV_ECANCELED or self._connection_lost_scheduled:
                 return
@@ -489,7 +420,7 @@ cdef class UVStream(UVHandle):
                 self._empty_waiter.set_exception(exc)
             return
         self._maybe_resume_protocol()
-        if self._write_requests == 0:
+        if self._requests == 0:
             self._on_drained()
 
     cdef _on_drained(self):
@@ -502,21 +433,6 @@ cdef class UVStream(UVHandle):
 
     cdef _on_write_error(self, exc):
         self._fatal_error(exc, 'Fatal write error on socket transport')
-
-    cdef _maybe_pause_protocol(self):
-        if <Py_ssize_t>self._queued_bytes() <= self._high_water:
-            return
-        if not self._protocol_paused:
-            self._protocol_paused = True
-            self._call_protocol_method(self._protocol.pause_writing, None,
-                                       'protocol.pause_writing() failed')
-
-    cdef _maybe_resume_protocol(self):
-        if (self._protocol_paused and
-                <Py_ssize_t>self._queued_bytes() <= self._low_water):
-            self._protocol_paused = False
-            self._call_protocol_method(self._protocol.resume_writing, None,
-                                       'protocol.resume_writing() failed')
 
     def write_eof(self):
         if self._transport_closing or self._eof:
@@ -542,169 +458,32 @@ cdef class UVStream(UVHandle):
         if UVLOOP_DEBUG:
             uvloop_count(UVLOOP_REQUESTS_LIVE, 1)
 
-    # ----- closing ----------------------------------------------------------------
-
-    def is_closing(self):
-        return self._transport_closing
-
-    def close(self):
-        """Stop reading; once the queued data is sent, call connection_lost(None)."""
-        self._close_transport()
-
-    def abort(self):
-        """Close at once: queued data is dropped."""
-        self._force_close(None)
-
-    cdef _close_transport(self):
-        if self._transport_closing:
-            return
-        self._transport_closing = True
-        self._stop_reading()
-        if self._write_requests == 0:
-            self._conn_lost += 1
-            self._schedule_connection_lost(None)
-
-    cdef _force_close(self, exc):
-        if self._connection_lost_scheduled:
-            return
-        if self._write_requests:
-            # Drop the queued writes: closing the handle cancels them.
-            UVHandle.close(self)
-        if not self._transport_closing:
-            self._transport_closing = True
-            self._stop_reading()
-        self._conn_lost += 1
-        self._schedule_connection_lost(exc)
-
-    cdef _fatal_error(self, exc, str message):
-        if isinstance(exc, OSError):
-            if self._loop._debug:
-                aio_logger.debug("%r: %s", self, message, exc_info=exc)
-        else:
-            self._loop.call_exception_handler({
-                'message': message,
-                'exception': exc,
-                'transport': self,
-                'protocol': self._protocol,
-            })
-        self._force_close(exc)
-
-    cdef _schedule_connection_lost(self, exc):
-        if self._connection_lost_scheduled:
-            return
-        self._connection_lost_scheduled = True
-        self._loop._call_soon(self._call_connection_lost, (exc,), self._context)
-
-    def _call_connection_lost(self, exc):
-        try:
-            if self._protocol_connected:
-                self._protocol.connection_lost(exc)
-        finally:
-            UVHandle.close(self)
-            server = self._server
-            empty_waiter = self._empty_waiter
-            self._release_file()
-            self._forget_python_refs()
-            if server is not None:
-                server._detach(self)
-            if empty_waiter is not None and not empty_waiter.done():
-                empty_waiter.set_exception(
-                    ConnectionError("Connection is closed by peer"))
-
-    cdef _release_file(self):
-        f = self._file
-        if f is not None:
-            self._file = None
-            f.close()
-
-    cdef _forget_python_refs(self):
-        self._protocol = None
-        self._protocol_connected = False
-        self._server = None
-        self._empty_waiter = None
-
-    cdef _on_closed(self):
-        # The handle is gone. If the loop closed it (Loop.close()) before the
-        # transport was done, the protocol is not told (as with asyncio, whose
-        # transports outlive a closed loop), but nothing is kept alive either.
-        self._release_read_view()
-        if not self._connection_lost_scheduled:
-            self._connection_lost_scheduled = True
-            self._transport_closing = True
-            self._conn_lost += 1
-            self._release_file()
-            self._forget_python_refs()
-        self._context = None
-
-    # ----- extra info -------------------------------------------------------------
-
-    def get_extra_info(self, name, default=None):
-        if name == 'socket':
-            return self._get_transport_socket()
-        if name == 'sockname':
-            return _captured_sockaddr_to_py(&self._sockname)
-        if name == 'peername':
-            return _captured_sockaddr_to_py(&self._peername)
-        if self._extra is not None:
-            return self._extra.get(name, default)
-        return default
-
-    cdef _capture_addresses(self):
-        _capture_sockaddr(&self._sockname, self._fd, False)
-        _capture_sockaddr(&self._peername, self._fd, True)
-
-    cdef _get_transport_socket(self):
-        # A socket object on a dup() of libuv's descriptor: whatever the user does
-        # with it (even close it through dup()), libuv's fd stays valid.
-        cdef int fd
-        if self._transport_socket is not None:
-            return self._transport_socket
-        if self._file is None:
-            if not self.is_open():
-                return None
-            fd = fcntl(self._fd, F_DUPFD_CLOEXEC, 0)
-            if fd < 0:
-                raise_errno()
-            try:
-                self._file = socket_module.socket(fileno=fd)
-            except BaseException:
-                close(fd)
-                raise
-            self._loop._transports[fd] = self
-        self._transport_socket = aio_TransportSocket(self._file)
-        return self._transport_socket
-
-    cdef _register_fds(self):
-        """Let add_reader() and friends refuse our descriptors, as asyncio does."""
-        self._loop._transports[self._fd] = self
-        if self._file is not None:
-            self._loop._transports[self._file.fileno()] = self
-
     # ----- sendfile support -------------------------------------------------------
 
     def _make_empty_waiter(self):
         if self._empty_waiter is not None:
             raise RuntimeError("Empty waiter is already set")
         self._empty_waiter = self._loop.create_future()
-        if self._write_requests == 0:
+        if self._requests == 0:
             self._empty_waiter.set_result(None)
         return self._empty_waiter
 
     def _reset_empty_waiter(self):
         self._empty_waiter = None
 
-    def __repr__(self):
-        info = [type(self).__name__]
-        if self._handle is NULL:
-            info.append('closed')
-        elif self._transport_closing:
-            info.append('closing')
-        info.append(f'fd={self._fd}')
-        if self.is_open():
-            info.append('read=polling' if self._is_reading() else 'read=idle')
-            state = 'polling' if self._write_requests else 'idle'
-            info.append(f'write=<{state}, bufsize={self._queued_bytes()}>')
-        return '<{}>'.format(' '.join(info))
+
+cdef class UVSocketStream(UVStream):
+    """A stream over a socket (TCP or Unix): its addresses are known, its fds are
+    refused by add_reader(), and loop.sendfile() may use the kernel's sendfile()."""
+
+    cdef _adopted(self):
+        UVStream._adopted(self)
+        self._capture_addresses()
+        self._register_fds()
+
+    @property
+    def _sendfile_compatible(self):
+        return aio_constants._SendfileMode.TRY_NATIVE
 
 
 cdef void _on_stream_connection(uv.uv_stream_t* handle, int status) noexcept with gil:
@@ -788,7 +567,9 @@ cdef class UVStreamServer(UVHandle):
         if loop._debug:
             aio_logger.debug("%r got a new connection from %r: %r", self._server,
                              client.get_extra_info('peername'), client)
-        client._start(protocol, None, self._server, context)
+        client._server = self._server
+        self._server._attach(client)
+        client._start(protocol, None, context)
 
     cdef _on_closed(self):
         self._server = None

@@ -1,0 +1,53 @@
+# uv_tcp_t handles: the TCP transport (TCPTransport) and listening TCP sockets
+# (TCPServer). Everything but the handle type lives in stream.pyx, and so do the life
+# rules: `new()` runs uv_tcp_init() and attaches the handle; libuv owns the descriptor
+# given to `_open_fd()` (or accepted) and closes it with the handle.
+
+
+cdef class TCPTransport(UVSocketStream):
+    """asyncio's socket transport over TCP, with TCP_NODELAY on as asyncio sets it."""
+
+    @staticmethod
+    cdef TCPTransport new(Loop loop):
+        cdef TCPTransport transport = TCPTransport.__new__(TCPTransport)
+        transport._init_stream(loop)
+        err = uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>transport._handle)
+        if err < 0:
+            transport._free_unattached()
+            raise convert_error(err)
+        transport._attach()
+        return transport
+
+    cdef _open_fd(self, int fd):
+        err = uv.uv_tcp_open(<uv.uv_tcp_t*>self._handle, fd)
+        if err < 0:
+            close(fd)
+            raise convert_error(err)
+        self._adopted()
+
+    cdef _adopted(self):
+        UVSocketStream._adopted(self)
+        # Small writes go out without waiting for the peer's ACK (asyncio does the
+        # same). A socket already reset by its peer may refuse: that is for the first
+        # read or write to report.
+        uv.uv_tcp_nodelay(<uv.uv_tcp_t*>self._handle, 1)
+
+
+cdef class TCPServer(UVStreamServer):
+
+    @staticmethod
+    cdef TCPServer new(Loop loop):
+        cdef TCPServer listener = TCPServer.__new__(TCPServer)
+        listener._init_server(loop, sizeof(uv.uv_tcp_t))
+        err = uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>listener._handle)
+        if err < 0:
+            listener._free_unattached()
+            raise convert_error(err)
+        listener._attach()
+        return listener
+
+    cdef int _open_listening_fd(self, int fd):
+        return uv.uv_tcp_open(<uv.uv_tcp_t*>self._handle, fd)
+
+    cdef UVStream _new_client(self):
+        return TCPTransport.new(self._loop)

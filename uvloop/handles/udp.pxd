@@ -1,0 +1,34 @@
+# The memory behind a datagram handle: the uv handle, then the loop's receive buffer
+# (the allocation callback runs without the GIL).
+ctypedef struct _UDPMemory:
+    uv.uv_udp_t handle
+    char* recv_buffer
+    size_t recv_buffer_size
+
+
+# A queued datagram: the uv request and the bytes it sends.
+ctypedef struct _SendRequest:
+    uv.uv_udp_send_t req
+    PyObject* owner               # strong reference to a bytes object
+
+
+cdef class UDPTransport(UVTransport):
+    cdef:
+        object _address               # remote_addr given at creation, or None
+        bint _connected               # a connected socket: no address per datagram
+        int _family
+        # One-entry caches of address conversions: a reply usually goes to (the very
+        # tuple of) the address the request came from.
+        sockaddr_storage _last_source
+        object _last_source_py
+        sockaddr_storage _last_destination
+        object _last_destination_py
+
+    @staticmethod
+    cdef UDPTransport new(Loop loop)
+    cdef _open_fd(self, int fd)
+    cdef _destination(self, addr, sockaddr_storage* storage)
+    cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest)
+    cdef _on_datagram(self, ssize_t nread, const uv.uv_buf_t* buf,
+                      const sockaddr* addr)
+    cdef object _source_address(self, const sockaddr* addr)

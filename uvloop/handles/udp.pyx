@@ -1,0 +1,225 @@
+# UDPTransport: a uv_udp_t and asyncio's datagram transport over it (the semantics of
+# asyncio's _SelectorDatagramTransport): datagram_received / error_received,
+# sendto() that tries to send at once and queues only what would block, flow
+# control over the queued bytes, close() after the queue drained, abort().
+#
+# Life rules are those of every transport (transport.pyx): `new()` runs uv_udp_init()
+# and attaches the handle; libuv owns the descriptor given to `_open_fd()` and closes
+# it with the handle. Each queued datagram is one malloc'ed request holding a
+# reference to its bytes, freed in its callback.
+
+# Python 3.13's asyncio sends empty datagrams; before, sendto(b'') did nothing.
+cdef bint _SEND_EMPTY_DATAGRAMS = sys.version_info >= (3, 13)
+
+
+cdef void _on_udp_alloc(uv.uv_handle_t* handle, size_t suggested_size,
+                        uv.uv_buf_t* buf) noexcept nogil:
+    cdef _UDPMemory* memory = <_UDPMemory*>handle
+    buf.base = memory.recv_buffer
+    buf.len = memory.recv_buffer_size
+
+
+cdef void _on_udp_recv(uv.uv_udp_t* handle, ssize_t nread, const uv.uv_buf_t* buf,
+                       const sockaddr* addr, unsigned flags) noexcept nogil:
+    if nread == 0 and addr is NULL:
+        return          # nothing more to read (EAGAIN): no need for the GIL
+    _on_udp_recv_with_gil(handle, nread, buf, addr)
+
+
+cdef void _on_udp_recv_with_gil(uv.uv_udp_t* handle, ssize_t nread,
+                                const uv.uv_buf_t* buf,
+                                const sockaddr* addr) noexcept with gil:
+    cdef UDPTransport transport = <UDPTransport>handle.data
+    context = transport._context
+    PyContext_Enter(context)
+    try:
+        transport._on_datagram(nread, buf, addr)
+    except BaseException as exc:
+        transport._loop._handle_callback_error(exc, transport)
+    finally:
+        PyContext_Exit(context)
+
+
+cdef void _on_udp_send(uv.uv_udp_send_t* req, int status) noexcept with gil:
+    _complete_request(<UVTransport>req.handle.data, req,
+                      (<_SendRequest*>req).owner, status)
+
+
+cdef socklen_t _sockaddr_length(const sockaddr* addr) noexcept:
+    # libuv does not pass the length of a source address: derive it from the family.
+    if addr.sa_family == AF_INET:
+        return sizeof(sockaddr_in)
+    if addr.sa_family == AF_INET6:
+        return sizeof(sockaddr_in6)
+    return sizeof(sockaddr_un)
+
+
+cdef class UDPTransport(UVTransport):
+
+    @staticmethod
+    cdef UDPTransport new(Loop loop):
+        cdef UDPTransport transport = UDPTransport.__new__(UDPTransport)
+        cdef _UDPMemory* memory
+        transport._alloc(loop, sizeof(_UDPMemory))
+        memory = <_UDPMemory*>transport._handle
+        memory.recv_buffer = _loop_recv_buffer(loop)
+        memory.recv_buffer_size = RECV_BUFFER_SIZE
+        err = uv.uv_udp_init(loop.uvloop, <uv.uv_udp_t*>transport._handle)
+        if err < 0:
+            transport._free_unattached()
+            raise convert_error(err)
+        transport._attach()
+        return transport
+
+    cdef _open_fd(self, int fd):
+        """Give libuv the socket `fd` (libuv owns it from now on, even when this
+        raises)."""
+        cdef int reuse = 0
+        cdef socklen_t size = sizeof(reuse)
+        # uv_udp_open() turns SO_REUSEADDR on; asyncio leaves the socket's options
+        # alone (address reuse on UDP lets another process steal the port).
+        getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, &size)
+        err = uv.uv_udp_open(<uv.uv_udp_t*>self._handle, fd)
+        if err < 0:
+            close(fd)
+            raise convert_error(err)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse))
+        self._adopted()
+
+    cdef _adopted(self):
+        UVTransport._adopted(self)
+        self._capture_addresses()
+        self._connected = self._peername.valid
+        self._family = self._sockname.storage.ss_family
+        self._register_fds()
+
+    # ----- receiving --------------------------------------------------------------
+
+    cdef _start_reading(self):
+        if self._transport_closing or not self.is_open():
+            return
+        err = uv.uv_udp_recv_start(<uv.uv_udp_t*>self._handle, _on_udp_alloc,
+                                   _on_udp_recv)
+        if err < 0 and err != uv.UV_EALREADY:
+            self._fatal_error(convert_error(err),
+                              'Fatal read error on datagram transport')
+
+    cdef _stop_reading(self):
+        if self.is_open():
+            uv.uv_udp_recv_stop(<uv.uv_udp_t*>self._handle)
+
+    cdef _on_datagram(self, ssize_t nread, const uv.uv_buf_t* buf,
+                      const sockaddr* addr):
+        if self._connection_lost_scheduled:
+            return
+        if nread < 0:
+            self._protocol.error_received(convert_error(nread))
+            return
+        self._protocol.datagram_received(
+            PyBytes_FromStringAndSize(buf.base, nread), self._source_address(addr))
+
+    cdef object _source_address(self, const sockaddr* addr):
+        cdef socklen_t length
+        if addr is NULL or addr.sa_family == AF_UNSPEC:
+            return None
+        length = _sockaddr_length(addr)
+        if (self._last_source_py is None or
+                memcmp(addr, &self._last_source, length) != 0):
+            self._last_source_py = _sockaddr_to_py(addr, length)
+            memcpy(&self._last_source, addr, length)
+        return self._last_source_py
+
+    # ----- sending ----------------------------------------------------------------
+
+    cdef size_t _queued_bytes(self):
+        if not self.is_open():
+            return 0
+        return uv.uv_udp_get_send_queue_size(<uv.uv_udp_t*>self._handle)
+
+    def sendto(self, data, addr=None):
+        """Send one datagram to addr (None on a connected endpoint)."""
+        cdef sockaddr* dest = NULL
+        cdef Py_buffer view
+        cdef uv.uv_buf_t buf
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f'data argument must be a bytes-like object, '
+                            f'not {type(data).__name__!r}')
+        if not data and not _SEND_EMPTY_DATAGRAMS:
+            return
+        if self._address:
+            if addr not in (None, self._address):
+                raise ValueError(
+                    f'Invalid address: must be None or {self._address}')
+            addr = self._address
+        if (self._conn_lost and self._address) or not self.is_open():
+            self._drop_write()
+            return
+        if not self._connected and addr is not self._last_destination_py:
+            self._last_destination_py = None
+            try:
+                self._destination(addr, &self._last_destination)
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            except (SystemExit, KeyboardInterrupt):
+                raise
+            except BaseException as exc:
+                self._fatal_error(exc, 'Fatal write error on datagram transport')
+                return
+            self._last_destination_py = addr
+        if not self._connected:
+            dest = <sockaddr*>&self._last_destination
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            buf.base = <char*>view.buf
+            buf.len = view.len
+            if (<uv.uv_udp_t*>self._handle).send_queue_count == 0:
+                err = uv.uv_udp_try_send(<uv.uv_udp_t*>self._handle, &buf, 1, dest)
+                if err >= 0:
+                    return
+                if err != uv.UV_EAGAIN:
+                    self._protocol.error_received(convert_error(err))
+                    return
+            self._queue_send(data, &buf, dest)
+        finally:
+            PyBuffer_Release(&view)
+        self._maybe_pause_protocol()
+
+    cdef _destination(self, addr, sockaddr_storage* storage):
+        """The C address for `addr`, resolving a host name as socket.sendto()
+        would (OSError, e.g. socket.gaierror, if it cannot)."""
+        cdef socklen_t length
+        if _numeric_sockaddr(addr, self._family, storage, &length) == 0:
+            return
+        infos = socket_module.getaddrinfo(addr[0], addr[1], self._family,
+                                          socket_module.SOCK_DGRAM)
+        _numeric_sockaddr(infos[0][4], self._family, storage, &length)
+
+    cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest):
+        cdef uv.uv_buf_t copy
+        cdef _SendRequest* request
+        # What waits in the queue must not change: keep bytes, copy the rest.
+        owner = data if PyBytes_CheckExact(data) else PyBytes_FromStringAndSize(
+            buf.base, buf.len)
+        copy.base = PyBytes_AS_STRING(owner)
+        copy.len = PyBytes_GET_SIZE(owner)
+        request = <_SendRequest*>PyMem_RawMalloc(sizeof(_SendRequest))
+        if request is NULL:
+            raise MemoryError()
+        err = uv.uv_udp_send(&request.req, <uv.uv_udp_t*>self._handle, &copy, 1,
+                             dest, _on_udp_send)
+        if err < 0:
+            PyMem_RawFree(request)
+            self._protocol.error_received(convert_error(err))
+            return
+        _track_request(self, &request.owner, owner)
+
+    cdef _on_request_done(self, int status):
+        if status == uv.UV_ECANCELED:
+            return
+        if status < 0 and not self._connection_lost_scheduled:
+            self._protocol.error_received(convert_error(status))
+        self._maybe_resume_protocol()
+        if self._requests == 0 and self._transport_closing:
+            # close() waited for the queue.
+            self._schedule_connection_lost(None)
