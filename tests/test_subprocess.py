@@ -29,10 +29,9 @@ def run(loop, coro, timeout=10):
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
-def zombie_children():
-    """pids of our children that exited and were never waited for."""
+def our_children():
+    """(pid, state letter, program name) of each child of this process."""
     me = str(os.getpid())
-    found = []
     for name in os.listdir('/proc'):
         if not name.isdigit():
             continue
@@ -41,10 +40,21 @@ def zombie_children():
                 stat = f.read()
         except OSError:
             continue
+        comm = stat[stat.index('(') + 1:stat.rindex(')')]
         fields = stat.rsplit(')', 1)[1].split()
-        if fields[0] == 'Z' and fields[1] == me:
-            found.append(int(name))
-    return found
+        if fields[1] == me:
+            yield int(name), fields[0], comm
+
+
+def zombie_children():
+    """pids of our children that exited and were never waited for."""
+    return [pid for pid, state, _ in our_children() if state == 'Z']
+
+
+def running_children(program):
+    """pids of our children running `program` (not yet exited)."""
+    return [pid for pid, state, comm in our_children()
+            if comm == program and state != 'Z']
 
 
 async def exec_wait(*args, **kwargs):
@@ -248,25 +258,6 @@ def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
     assert run(loop, main()) == errno.EMFILE
     assert zombie_children() == []
     assert running_children('sleep') == []
-
-
-def running_children(name):
-    """pids of our children running `name`."""
-    me = str(os.getpid())
-    found = []
-    for pid in os.listdir('/proc'):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f'/proc/{pid}/stat') as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index('(') + 1:stat.rindex(')')]
-        fields = stat.rsplit(')', 1)[1].split()
-        if comm == name and fields[1] == me and fields[0] != 'Z':
-            found.append(int(pid))
-    return found
 
 
 def test_program_that_is_not_executable_raises_permission_error(loop, tmp_path):
