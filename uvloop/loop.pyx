@@ -382,7 +382,7 @@ cdef class Loop:
                 self._run_handle_debug(handle)
             else:
                 handle._run()
-        if self._ready_head == len(ready):
+        if self._ready_head and self._ready_head == len(ready):
             del ready[:]
             self._ready_head = 0
         elif self._ready_head > 4096:
@@ -619,43 +619,38 @@ cdef class Loop:
                 poll.close()
         self._polls_to_verify.clear()
 
-    cdef _add_reader(self, fd, Handle handle):
+    cdef _watch_fd(self, fd, bint for_write, Handle handle):
         cdef UVPoll poll = self._poll_for(fd)
-        old = poll.reader
-        poll.set_reader(handle)
+        old = poll.handle_for(for_write)
+        poll.set_handle(for_write, handle)
         if old is not None:
             (<Handle>old).cancel()
+
+    cdef bint _unwatch_fd(self, fd, bint for_write):
+        if self._closed:
+            return False
+        poll = self._polls.get(fd)
+        if poll is None:
+            return False
+        old = (<UVPoll>poll).handle_for(for_write)
+        if old is None:
+            return False
+        (<UVPoll>poll).set_handle(for_write, None)
+        (<Handle>old).cancel()
+        self._forget_poll_if_idle(<UVPoll>poll)
+        return True
+
+    cdef _add_reader(self, fd, Handle handle):
+        self._watch_fd(fd, False, handle)
 
     cdef bint _remove_reader(self, fd):
-        if self._closed:
-            return False
-        poll = self._polls.get(fd)
-        if poll is None or (<UVPoll>poll).reader is None:
-            return False
-        old = (<UVPoll>poll).reader
-        (<UVPoll>poll).set_reader(None)
-        (<Handle>old).cancel()
-        self._forget_poll_if_idle(<UVPoll>poll)
-        return True
+        return self._unwatch_fd(fd, False)
 
     cdef _add_writer(self, fd, Handle handle):
-        cdef UVPoll poll = self._poll_for(fd)
-        old = poll.writer
-        poll.set_writer(handle)
-        if old is not None:
-            (<Handle>old).cancel()
+        self._watch_fd(fd, True, handle)
 
     cdef bint _remove_writer(self, fd):
-        if self._closed:
-            return False
-        poll = self._polls.get(fd)
-        if poll is None or (<UVPoll>poll).writer is None:
-            return False
-        old = (<UVPoll>poll).writer
-        (<UVPoll>poll).set_writer(None)
-        (<Handle>old).cancel()
-        self._forget_poll_if_idle(<UVPoll>poll)
-        return True
+        return self._unwatch_fd(fd, True)
 
     def _ensure_fd_no_transport(self, fd):
         fileno = _fileno_of(fd)
