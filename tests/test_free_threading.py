@@ -105,3 +105,51 @@ def test_threadsafe_calls_between_loops_in_many_threads():
         for sender in range(loops_count):
             if sender != index:
                 assert [seq for s, seq in got if s == sender] == list(range(calls))
+
+
+def test_8_threads_each_with_a_tcp_echo_server_and_client_keep_every_byte():
+    payload_size = 1024 * 1024
+    results = {}
+    errors = []
+    start = threading.Barrier(8)
+
+    async def echo(reader, writer):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        writer.close()
+
+    async def exchange(index):
+        server = await asyncio.start_server(echo, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        payload = os.urandom(payload_size)
+        await asyncio.to_thread(start.wait)
+
+        async def send():
+            for offset in range(0, payload_size, 10_000):
+                writer.write(payload[offset:offset + 10_000])
+                await writer.drain()
+            writer.write_eof()
+
+        sender = asyncio.create_task(send())
+        received = await reader.read(-1)
+        await sender
+        writer.close()
+        server.close()
+        await server.wait_closed()
+        return received == payload
+
+    def worker(index):
+        try:
+            results[index] = uvloop.run(exchange(index))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results == {i: True for i in range(8)}

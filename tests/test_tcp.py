@@ -494,19 +494,6 @@ def test_argument_errors_match_asyncio(loop):
     run(loop, main())
 
 
-def test_ssl_is_not_built_yet(uvloop_loop):
-    loop = uvloop_loop
-
-    async def main():
-        with pytest.raises(NotImplementedError, match='TLS is not built yet'):
-            await loop.create_connection(asyncio.Protocol, '127.0.0.1', 1, ssl=True)
-        with pytest.raises(NotImplementedError, match='TLS is not built yet'):
-            await loop.create_server(asyncio.Protocol, '127.0.0.1', 0,
-                                     ssl=object())
-
-    run(loop, main())
-
-
 def test_write_rejects_what_is_not_bytes(loop):
     async def main():
         server, port = await echo_server(loop)

@@ -111,6 +111,8 @@ cdef class Loop:
     cdef _move_due_timers(self)
     cdef _arm_wakeup_timer(self)
 
+    cdef _watch_fd(self, fd, bint for_write, Handle handle)
+    cdef bint _unwatch_fd(self, fd, bint for_write)
     cdef _add_reader(self, fd, Handle handle)
     cdef bint _remove_reader(self, fd)
     cdef _add_writer(self, fd, Handle handle)

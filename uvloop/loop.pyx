@@ -93,6 +93,7 @@ include "handles/tcp.pyx"
 include "handles/udp.pyx"
 include "network.pyx"
 include "server.pyx"
+include "tls.pyx"
 
 
 cdef _check_callback(callback, str method, bint full):
@@ -382,7 +383,7 @@ cdef class Loop:
                 self._run_handle_debug(handle)
             else:
                 handle._run()
-        if self._ready_head == len(ready):
+        if self._ready_head and self._ready_head == len(ready):
             del ready[:]
             self._ready_head = 0
         elif self._ready_head > 4096:
@@ -619,43 +620,38 @@ cdef class Loop:
                 poll.close()
         self._polls_to_verify.clear()
 
-    cdef _add_reader(self, fd, Handle handle):
+    cdef _watch_fd(self, fd, bint for_write, Handle handle):
         cdef UVPoll poll = self._poll_for(fd)
-        old = poll.reader
-        poll.set_reader(handle)
+        old = poll.handle_for(for_write)
+        poll.set_handle(for_write, handle)
         if old is not None:
             (<Handle>old).cancel()
+
+    cdef bint _unwatch_fd(self, fd, bint for_write):
+        if self._closed:
+            return False
+        poll = self._polls.get(fd)
+        if poll is None:
+            return False
+        old = (<UVPoll>poll).handle_for(for_write)
+        if old is None:
+            return False
+        (<UVPoll>poll).set_handle(for_write, None)
+        (<Handle>old).cancel()
+        self._forget_poll_if_idle(<UVPoll>poll)
+        return True
+
+    cdef _add_reader(self, fd, Handle handle):
+        self._watch_fd(fd, False, handle)
 
     cdef bint _remove_reader(self, fd):
-        if self._closed:
-            return False
-        poll = self._polls.get(fd)
-        if poll is None or (<UVPoll>poll).reader is None:
-            return False
-        old = (<UVPoll>poll).reader
-        (<UVPoll>poll).set_reader(None)
-        (<Handle>old).cancel()
-        self._forget_poll_if_idle(<UVPoll>poll)
-        return True
+        return self._unwatch_fd(fd, False)
 
     cdef _add_writer(self, fd, Handle handle):
-        cdef UVPoll poll = self._poll_for(fd)
-        old = poll.writer
-        poll.set_writer(handle)
-        if old is not None:
-            (<Handle>old).cancel()
+        self._watch_fd(fd, True, handle)
 
     cdef bint _remove_writer(self, fd):
-        if self._closed:
-            return False
-        poll = self._polls.get(fd)
-        if poll is None or (<UVPoll>poll).writer is None:
-            return False
-        old = (<UVPoll>poll).writer
-        (<UVPoll>poll).set_writer(None)
-        (<Handle>old).cancel()
-        self._forget_poll_if_idle(<UVPoll>poll)
-        return True
+        return self._unwatch_fd(fd, True)
 
     def _ensure_fd_no_transport(self, fd):
         fileno = _fileno_of(fd)
@@ -1146,8 +1142,12 @@ cdef class Loop:
         with Happy Eyeballs when happy_eyeballs_delay is given."""
         if server_hostname is not None and not ssl:
             raise ValueError('server_hostname is only meaningful with ssl')
-        _check_tls_arguments('create_connection', ssl, ssl_handshake_timeout,
-                             ssl_shutdown_timeout)
+        if server_hostname is None and ssl:
+            if not host:
+                raise ValueError('You must set server_hostname '
+                                 'when using ssl without a host')
+            server_hostname = host
+        _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
             aio_base_events._check_ssl_socket(sock)
         if happy_eyeballs_delay is not None and interleave is None:
@@ -1201,7 +1201,8 @@ cdef class Loop:
             users_socket = True
 
         transport, protocol = await self._create_connection_transport(
-            sock, protocol_factory, users_socket)
+            sock, protocol_factory, users_socket, ssl, server_hostname, False,
+            ssl_handshake_timeout, ssl_shutdown_timeout)
         if self._debug:
             aio_logger.debug("%r connected to %s:%r: (%r, %r)",
                              transport.get_extra_info('socket'), host, port,
@@ -1219,8 +1220,10 @@ cdef class Loop:
         return aio_base_events.BaseEventLoop._connect_sock(
             self, exceptions, addr_info, local_addr_infos)
 
-    async def _create_connection_transport(self, sock, protocol_factory,
-                                           bint users_socket):
+    async def _create_connection_transport(
+            self, sock, protocol_factory, bint users_socket, ssl=None,
+            server_hostname=None, bint server_side=False,
+            ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
         sock.setblocking(False)
         try:
             protocol = protocol_factory()
@@ -1230,13 +1233,22 @@ cdef class Loop:
             raise
         waiter = self.create_future()
         cdef UVStream transport = _new_socket_transport(self, sock, users_socket)
-        transport._start(protocol, waiter, None)
+        if ssl:
+            # The TLS protocol sets the waiter once the handshake is done.
+            tls_protocol = _new_tls_protocol(
+                self, protocol, ssl, waiter, server_side, server_hostname,
+                ssl_handshake_timeout, ssl_shutdown_timeout)
+            transport._start(tls_protocol, None, None)
+            user_transport = tls_protocol._app_transport
+        else:
+            transport._start(protocol, waiter, None)
+            user_transport = transport
         try:
             await waiter
         except BaseException:
             transport.close()
             raise
-        return transport, protocol
+        return user_transport, protocol
 
     async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
                                       ssl_handshake_timeout=None,
@@ -1244,11 +1256,11 @@ cdef class Loop:
         """Wrap a socket accepted elsewhere into a transport/protocol pair."""
         if sock.type != socket_module.SOCK_STREAM:
             raise ValueError(f'A Stream Socket was expected, got {sock!r}')
-        _check_tls_arguments('connect_accepted_socket', ssl, ssl_handshake_timeout,
-                             ssl_shutdown_timeout)
+        _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         aio_base_events._check_ssl_socket(sock)
         transport, protocol = await self._create_connection_transport(
-            sock, protocol_factory, True)
+            sock, protocol_factory, True, ssl, None, True, ssl_handshake_timeout,
+            ssl_shutdown_timeout)
         if self._debug:
             aio_logger.debug("%r handled: (%r, %r)",
                              transport.get_extra_info('socket'), transport,
@@ -1261,9 +1273,11 @@ cdef class Loop:
             ssl_shutdown_timeout=None):
         """Connect to a Unix socket at `path` (or use the connected `sock`)."""
         assert server_hostname is None or isinstance(server_hostname, str)
-        _check_tls_arguments('create_unix_connection', ssl, ssl_handshake_timeout,
-                             ssl_shutdown_timeout)
-        if server_hostname is not None:
+        _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        if ssl:
+            if server_hostname is None:
+                raise ValueError('you have to pass server_hostname when using ssl')
+        elif server_hostname is not None:
             raise ValueError('server_hostname is only meaningful with ssl')
         if path is not None:
             if sock is not None:
@@ -1286,7 +1300,8 @@ cdef class Loop:
             sock.setblocking(False)
             users_socket = True
         return await self._create_connection_transport(
-            sock, protocol_factory, users_socket)
+            sock, protocol_factory, users_socket, ssl, server_hostname, False,
+            ssl_handshake_timeout, ssl_shutdown_timeout)
 
     async def create_server(
             self, protocol_factory, host=None, port=None, *,
@@ -1298,8 +1313,7 @@ cdef class Loop:
         socket per address) and port, or on the listening socket `sock`."""
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
-        _check_tls_arguments('create_server', ssl, ssl_handshake_timeout,
-                             ssl_shutdown_timeout)
+        _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
             aio_base_events._check_ssl_socket(sock)
 
@@ -1331,7 +1345,9 @@ cdef class Loop:
 
         for sock in sockets:
             sock.setblocking(False)
-        server = Server(self, sockets, protocol_factory, backlog)
+        server = Server(self, sockets, _tls_server_protocol_factory(
+            self, protocol_factory, ssl, ssl_handshake_timeout, ssl_shutdown_timeout),
+            backlog)
         if start_serving:
             server._start_serving()
             # As asyncio: let one iteration pass before returning.
@@ -1357,8 +1373,7 @@ cdef class Loop:
         removed when the server closes (asyncio does so from Python 3.13)."""
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
-        _check_tls_arguments('create_unix_server', ssl, ssl_handshake_timeout,
-                             ssl_shutdown_timeout)
+        _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
 
         if path is not None:
             if sock is not None:
@@ -1401,7 +1416,9 @@ cdef class Loop:
                 except FileNotFoundError:
                     pass
         sock.setblocking(False)
-        server = Server(self, [sock], protocol_factory, backlog, inodes)
+        server = Server(self, [sock], _tls_server_protocol_factory(
+            self, protocol_factory, ssl, ssl_handshake_timeout, ssl_shutdown_timeout),
+            backlog, inodes)
         if start_serving:
             server._start_serving()
             await aio_tasks.sleep(0)
@@ -1561,13 +1578,15 @@ cdef class Loop:
             aio_logger.info('%s: %r', debug_log, transport)
         return transport, protocol
 
-    # ----- not built yet ------------------------------------------------------------
-    # Each raises NotImplementedError until its issue lands (README compatibility table).
+    # ----- TLS (the mechanism is in tls.pyx) ------------------------------------------
 
-    async def start_tls(self, *args, **kwargs):
-        raise NotImplementedError('loop.start_tls() (TLS) is not built yet')
-
-
+    async def start_tls(self, transport, protocol, sslcontext, *, server_side=False,
+                        server_hostname=None, ssl_handshake_timeout=None,
+                        ssl_shutdown_timeout=None):
+        """Upgrade a TCP or Unix connection to TLS; returns the new transport."""
+        return await _start_tls(self, transport, protocol, sslcontext, server_side,
+                                server_hostname, ssl_handshake_timeout,
+                                ssl_shutdown_timeout)
 
 
 cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context):
@@ -1585,20 +1604,6 @@ cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
 
 
 cdef int EINVAL_CODE = 22
-
-
-cdef _check_tls_arguments(str method, ssl, handshake_timeout, shutdown_timeout):
-    """asyncio's checks of the TLS timeouts (ValueError without TLS), then
-    NotImplementedError if TLS is asked for: it is not built yet."""
-    if not ssl:
-        if handshake_timeout is not None:
-            raise ValueError('ssl_handshake_timeout is only meaningful with ssl')
-        if shutdown_timeout is not None:
-            raise ValueError('ssl_shutdown_timeout is only meaningful with ssl')
-        return
-    raise NotImplementedError(
-        f'TLS is not built yet in this uvloop: loop.{method}() cannot take '
-        f'ssl= (use ssl=None, or asyncio\'s default loop for TLS)')
 
 
 cdef _check_unix_stream_socket(sock):

@@ -185,8 +185,8 @@ cdef class WritePipeTransport(_PipeTransport):
             raise_errno()
         try:
             watch = UVPoll.new(self._loop, fd)
-            watch.set_reader(Handle(self._on_reader_gone, (), self._loop,
-                                    self._context))
+            watch.set_handle(False, Handle(self._on_reader_gone, (), self._loop,
+                                              self._context))
         except BaseException:
             close(fd)
             raise

@@ -5,8 +5,8 @@ cdef class UVPoll(UVHandle):
         Handle writer
         int _events
 
-    cdef set_reader(self, Handle reader)
-    cdef set_writer(self, Handle writer)
+    cdef inline Handle handle_for(self, bint for_write)
+    cdef set_handle(self, bint for_write, Handle handle)
     cdef bint fd_is_closed(self)
     cdef _update(self)
 

@@ -45,12 +45,14 @@ cdef class UVPoll(UVHandle):
         poll._attach()
         return poll
 
-    cdef set_reader(self, Handle reader):
-        self.reader = reader
-        self._update()
+    cdef inline Handle handle_for(self, bint for_write):
+        return self.writer if for_write else self.reader
 
-    cdef set_writer(self, Handle writer):
-        self.writer = writer
+    cdef set_handle(self, bint for_write, Handle handle):
+        if for_write:
+            self.writer = handle
+        else:
+            self.reader = handle
         self._update()
 
     cdef _update(self):

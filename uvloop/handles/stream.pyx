@@ -485,6 +485,10 @@ cdef class UVSocketStream(UVStream):
     def _sendfile_compatible(self):
         return aio_constants._SendfileMode.TRY_NATIVE
 
+    @property
+    def _start_tls_compatible(self):
+        return True
+
 
 cdef void _on_stream_connection(uv.uv_stream_t* handle, int status) noexcept with gil:
     cdef UVStreamServer listener = <UVStreamServer>handle.data

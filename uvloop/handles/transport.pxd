@@ -42,7 +42,8 @@ cdef class UVTransport(UVHandle):
 
     cpdef close(self)
     cdef _close_transport(self)
-    cdef _force_close(self, exc)
+    # cpdef: asyncio's SSLProtocol calls it on the transport under it.
+    cpdef _force_close(self, exc)
     cdef _on_request_done(self, int status)
     cdef bint _is_quiet_error(self, exc)
     cdef _fatal_error(self, exc, str message)

@@ -185,7 +185,8 @@ cdef class UVTransport(UVHandle):
             self._conn_lost += 1
             self._schedule_connection_lost(None)
 
-    cdef _force_close(self, exc):
+    # cpdef: asyncio's SSLProtocol calls it on the transport under it.
+    cpdef _force_close(self, exc):
         if self._connection_lost_scheduled:
             return
         if self._requests:
