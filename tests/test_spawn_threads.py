@@ -44,15 +44,17 @@ async def spawn_many(programs):
     return ok, failed, unexpected
 
 
-def run_in_threads(loop_kind, jobs):
+def run_in_threads(loop_kind, jobs, switch_interval=1e-6):
     """Run each coroutine function of `jobs` in its own thread with its own loop of
-    `loop_kind` (asyncio.Runner, as asyncio.run does); return their results in order."""
+    `loop_kind` (asyncio.Runner, as asyncio.run does); return their results in order.
+    A tiny switch interval forces thread switches in the middle of spawns; None keeps
+    the interpreter's default."""
     kind, _, variant = loop_kind.partition('-')
     with spawn_path(variant or 'fast'):
-        return _run_in_threads(LOOP_FACTORIES[kind], jobs)
+        return _run_in_threads(LOOP_FACTORIES[kind], jobs, switch_interval)
 
 
-def _run_in_threads(loop_factory, jobs):
+def _run_in_threads(loop_factory, jobs, switch_interval):
     results = [None] * len(jobs)
 
     def worker(i):
@@ -65,7 +67,7 @@ def _run_in_threads(loop_factory, jobs):
     threads = [threading.Thread(target=worker, args=(i,), daemon=True)
                for i in range(len(jobs))]
     old_interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)    # force thread switches in the middle of spawns
+    sys.setswitchinterval(switch_interval or old_interval)
     try:
         for t in threads:
             t.start()
@@ -89,10 +91,13 @@ def assert_spawn_state_reset():
         assert uvloop_ext._spawn_state() == (False, False)
 
 
+@pytest.mark.parametrize('switch_interval', [1e-6, None],
+                         ids=['switch-interval-1us', 'default-switch-interval'])
 @pytest.mark.parametrize('loop_kind', SPAWN_LOOP_KINDS)
-def test_issue_508_ten_threads_spawn_100_processes_each(loop_kind):
+def test_issue_508_ten_threads_spawn_100_processes_each(loop_kind, switch_interval):
     results = run_in_threads(loop_kind,
-                             [lambda: spawn_many(['true'] * 100)] * 10)
+                             [lambda: spawn_many(['true'] * 100)] * 10,
+                             switch_interval)
     assert results == [(100, 0, None)] * 10
     assert_spawn_state_reset()
 

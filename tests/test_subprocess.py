@@ -632,43 +632,17 @@ def test_many_concurrent_processes_on_one_loop(loop):
 PIPE = subprocess.PIPE
 
 
-def _loop_has_pipe_transports(loop):
-    r, w = os.pipe()
-    f = open(r, 'rb', buffering=0)
-    try:
-        transport, _ = loop.run_until_complete(
-            loop.connect_read_pipe(asyncio.Protocol, f))
-        transport.close()
-        loop.run_until_complete(asyncio.sleep(0))
-        return True
-    except NotImplementedError:
-        return False
-    finally:
-        f.close()
-        os.close(w)
-
-
-@pytest.fixture
-def pipes(loop):
-    """The loop, for tests of PIPE stdio. A loop whose connect_read_pipe() still
-    raises NotImplementedError reports these tests as xfail; they run as soon as it
-    has pipe transports."""
-    if not _loop_has_pipe_transports(loop):
-        pytest.xfail('the pipe transports (connect_read_pipe) are not built yet')
-    return loop
-
-
-def test_communicate_returns_stdout_and_stderr(pipes):
+def test_communicate_returns_stdout_and_stderr(loop):
     async def main():
         proc = await asyncio.create_subprocess_exec(
             'sh', '-c', 'cat; echo err >&2', stdin=PIPE, stdout=PIPE, stderr=PIPE)
         out, err = await proc.communicate(b'hello')
         return out, err, proc.returncode
 
-    assert run(pipes, main()) == (b'hello', b'err\n', 0)
+    assert run(loop, main()) == (b'hello', b'err\n', 0)
 
 
-def test_10_mb_through_the_pipes_arrive_intact(pipes):
+def test_10_mb_through_the_pipes_arrive_intact(loop):
     data = os.urandom(10 * 1024 * 1024)
 
     async def main():
@@ -676,32 +650,32 @@ def test_10_mb_through_the_pipes_arrive_intact(pipes):
         out, _ = await proc.communicate(data)
         return out, proc.returncode
 
-    out, rc = run(pipes, main(), timeout=30)
+    out, rc = run(loop, main(), timeout=30)
     assert rc == 0
     assert len(out) == len(data) and out == data
 
 
-def test_stdin_closed_early_by_the_child(pipes):
+def test_stdin_closed_early_by_the_child(loop):
     async def main():
         proc = await asyncio.create_subprocess_exec(
             'sh', '-c', 'exec 0<&-; echo closed', stdin=PIPE, stdout=PIPE)
         out, _ = await proc.communicate(b'x' * (1024 * 1024))
         return out, proc.returncode
 
-    assert run(pipes, main()) == (b'closed\n', 0)
+    assert run(loop, main()) == (b'closed\n', 0)
 
 
-def test_stderr_to_stdout_pipe(pipes):
+def test_stderr_to_stdout_pipe(loop):
     async def main():
         proc = await asyncio.create_subprocess_shell(
             'echo out; echo err >&2', stdout=PIPE, stderr=subprocess.STDOUT)
         out, err = await proc.communicate()
         return out, err
 
-    assert run(pipes, main()) == (b'out\nerr\n', None)
+    assert run(loop, main()) == (b'out\nerr\n', None)
 
 
-def test_readline_streams_output_as_it_comes(pipes):
+def test_readline_streams_output_as_it_comes(loop):
     async def main():
         proc = await asyncio.create_subprocess_exec(
             'sh', '-c', 'echo one; read x; echo $x', stdin=PIPE, stdout=PIPE)
@@ -712,12 +686,10 @@ def test_readline_streams_output_as_it_comes(pipes):
         await proc.wait()
         return first, second
 
-    assert run(pipes, main()) == (b'one\n', b'two\n')
+    assert run(loop, main()) == (b'one\n', b'two\n')
 
 
-def test_callback_order_with_pipes(pipes):
-    loop = pipes
-
+def test_callback_order_with_pipes(loop):
     async def main():
         transport, protocol = await loop.subprocess_exec(
             lambda: RecordingProtocol(loop), 'sh', '-c', 'echo out; echo err >&2',
@@ -740,7 +712,7 @@ def test_callback_order_with_pipes(pipes):
         assert events.index(('data', fd)) < events.index(('pipe_lost', fd))
 
 
-def test_spawns_with_pipes_leave_no_fd_behind(pipes):
+def test_spawns_with_pipes_leave_no_fd_behind(loop):
     async def one():
         proc = await asyncio.create_subprocess_exec(
             'cat', stdin=PIPE, stdout=PIPE, stderr=PIPE)
@@ -751,8 +723,8 @@ def test_spawns_with_pipes_leave_no_fd_behind(pipes):
         for _ in range(10):
             await asyncio.gather(*[one() for _ in range(20)])
 
-    run(pipes, main())       # warm-up: lazily created fds (the executor, ...)
+    run(loop, main())       # warm-up: lazily created fds (the executor, ...)
     fds = sorted(os.listdir('/proc/self/fd'))
-    run(pipes, main())
+    run(loop, main())
     assert sorted(os.listdir('/proc/self/fd')) == fds
     assert zombie_children() == []
