@@ -48,6 +48,9 @@ cdef _env_list(env):
 
 # (program, $PATH) -> its _exec_paths() list, for children that inherit our environment:
 # building the list costs more than the rest of the spawn's argument handling.
+# Shared by the loops of all threads with no lock of ours: each get, set and clear is
+# atomic on a dict (a per-object lock on free-threaded builds), and a lost race only
+# builds a list twice.
 cdef dict _exec_paths_cache = {}
 
 
