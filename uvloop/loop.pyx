@@ -1013,64 +1013,40 @@ cdef class Loop:
 
     # ----- sockets (the sock_* methods; the machinery is in sockets.pyx) -------------
 
-    async def sock_recv(self, sock, n):
-        """Receive up to n bytes from a non-blocking socket."""
+    async def _sock_io(self, sock, bint for_write, operation, tuple args):
+        """operation(*args) at once if the socket is ready, else each time it is
+        ready until it no longer raises BlockingIOError."""
         _check_nonblocking_socket(sock)
         try:
-            return sock.recv(n)
+            return operation(*args)
         except (BlockingIOError, InterruptedError):
             pass
-        return await self._sock_wait(sock, False, sock.recv, (n,))
+        return await self._sock_wait(sock, for_write, operation, args)
+
+    async def sock_recv(self, sock, n):
+        """Receive up to n bytes from a non-blocking socket."""
+        return await self._sock_io(sock, False, sock.recv, (n,))
 
     async def sock_recv_into(self, sock, buf):
         """Receive into buf; returns the number of bytes received."""
-        _check_nonblocking_socket(sock)
-        try:
-            return sock.recv_into(buf)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._sock_wait(sock, False, sock.recv_into, (buf,))
+        return await self._sock_io(sock, False, sock.recv_into, (buf,))
 
     async def sock_recvfrom(self, sock, bufsize):
         """Receive a datagram: (bytes, address)."""
-        _check_nonblocking_socket(sock)
-        try:
-            return sock.recvfrom(bufsize)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._sock_wait(sock, False, sock.recvfrom, (bufsize,))
+        return await self._sock_io(sock, False, sock.recvfrom, (bufsize,))
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         """Receive a datagram into buf: (nbytes, address)."""
-        _check_nonblocking_socket(sock)
-        if not nbytes:
-            nbytes = len(buf)
-        try:
-            return sock.recvfrom_into(buf, nbytes)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._sock_wait(sock, False, sock.recvfrom_into, (buf, nbytes))
+        return await self._sock_io(sock, False, sock.recvfrom_into,
+                                   (buf, nbytes or len(buf)))
 
     async def sock_sendall(self, sock, data):
         """Send all of data; returns None once the kernel took every byte."""
-        _check_nonblocking_socket(sock)
-        try:
-            n = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        if n == len(data):
-            return
-        sender = _SendAll(sock, data, n)
-        return await self._sock_wait(sock, True, sender, ())
+        return await self._sock_io(sock, True, _SendAll(sock, data, 0), ())
 
     async def sock_sendto(self, sock, data, address):
         """Send a datagram to address; returns the number of bytes sent."""
-        _check_nonblocking_socket(sock)
-        try:
-            return sock.sendto(data, address)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._sock_wait(sock, True, sock.sendto, (data, 0, address))
+        return await self._sock_io(sock, True, sock.sendto, (data, 0, address))
 
     async def sock_connect(self, sock, address):
         """Connect a non-blocking socket (resolving host names first)."""
@@ -1089,12 +1065,7 @@ cdef class Loop:
 
     async def sock_accept(self, sock):
         """Accept a connection: (non-blocking socket, address)."""
-        _check_nonblocking_socket(sock)
-        try:
-            return _accept_nonblocking(sock)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._sock_wait(sock, False, _accept_nonblocking, (sock,))
+        return await self._sock_io(sock, False, _accept_nonblocking, (sock,))
 
     async def sock_sendfile(self, sock, file, offset=0, count=None, *,
                             fallback=True):

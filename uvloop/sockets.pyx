@@ -1,8 +1,8 @@
 # The machinery behind the loop's sock_* methods.
 #
-# Each method first tries its operation at once (most calls complete without waiting).
-# When the socket would block, Loop._sock_wait() watches the fd and retries
-# `operation(*args)` each time it is ready: an operation raises BlockingIOError to say
+# Each method first tries its operation at once (Loop._sock_io; most calls complete
+# without waiting). When the socket would block, Loop._sock_wait() watches the fd and
+# retries `operation(*args)` each time it is ready: an operation raises BlockingIOError to say
 # "not yet", returns its result when done, or raises the error for the caller. The
 # future's done-callback removes the watch, so cancellation cleans up too.
 
