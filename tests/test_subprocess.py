@@ -163,21 +163,27 @@ def test_the_locked_spawn_can_be_forced_for_every_child(uvloop_loop):
     assert spawned_process(uvloop_loop, 'true') == 'PidfdProcess'
 
 
-def test_without_pidfd_support_every_spawn_takes_the_locked_path(uvloop_loop):
-    previous = uvloop_ext._pidfd_support(-1)     # as found on a kernel before 5.3
+def test_without_fast_spawn_support_every_spawn_takes_the_locked_path(uvloop_loop):
+    previous = uvloop_ext._fast_spawn_support(-1)     # as found on a kernel before 5.3
     try:
         assert spawned_process(uvloop_loop, 'true') == 'UVProcess'
     finally:
-        uvloop_ext._pidfd_support(previous)
+        uvloop_ext._fast_spawn_support(previous)
 
 
-def test_pidfd_support_is_probed_once():
-    previous = uvloop_ext._pidfd_support(0)
+def test_fast_spawn_support_is_probed_once():
+    previous = uvloop_ext._fast_spawn_support(0)
     try:
         assert uvloop.run(exec_wait('true')) == 0
-        assert uvloop_ext._pidfd_support() == 1
+        assert uvloop_ext._fast_spawn_support() == 1
     finally:
-        uvloop_ext._pidfd_support(previous)
+        uvloop_ext._fast_spawn_support(previous)
+
+
+def test_a_vfork_child_shares_our_memory_here():
+    # The fast spawn reads a child's exec error from shared memory; the probe is what
+    # sends every spawn to the locked path where vfork() is a fork() in disguise.
+    assert uvloop_ext._vfork_shares_memory() == 1
 
 
 SIGCHLD_PROBE = """

@@ -8,9 +8,10 @@
 #   of the exit from the child's pidfd (pidfd_open) watched by a uv_poll_t, and reaps
 #   that pid alone with waitpid(). No SIGCHLD handler is involved.
 # - The locked spawn, `UVProcess`, for the rest: a preexec_fn (the child must run Python
-#   with the GIL, so it is a real fork()), a kernel without pidfd_open (detected once),
-#   or tests forcing it (UVLOOP_SPAWN_LOCKED=1, `_force_locked_spawn()`). libuv's
-#   uv_spawn() inside the spawn critical section described below.
+#   with the GIL, so it is a real fork()), a kernel without pidfd_open or a vfork() that
+#   does not share memory (both detected once), or tests forcing it
+#   (UVLOOP_SPAWN_LOCKED=1, `_force_locked_spawn()`). libuv's uv_spawn() inside the
+#   spawn critical section described below.
 # Both run the same child code (spawn.h, uvloop_spawn_child) from the same ChildPlan and
 # raise the same exceptions; the transport sees the same ChildProcess interface.
 #
@@ -69,10 +70,11 @@ cdef bint __fail_next_spawn = False
 # Which spawn: the fast one unless a test forces the locked one for every spawn.
 cdef bint __spawn_locked_only = os.environ.get('UVLOOP_SPAWN_LOCKED', '') not in ('', '0')
 
-# Can this kernel give us pidfds (and may we: seccomp can say EPERM)? Found out once, by
-# the first spawn: 0 not yet known, 1 yes, -1 no. Threads that race to find out store
-# the same answer.
-cdef int __pidfd_support = 0
+# Can the fast spawn work here? It needs pidfds from the kernel (seccomp can also say
+# EPERM) and a vfork() child that shares our memory (not so under ThreadSanitizer or
+# valgrind). Found out once, by the first spawn: 0 not yet known, 1 yes, -1 no. Threads
+# that race to find out store the same answer.
+cdef int __fast_spawn_support = 0
 
 # How the locked spawn makes the child. By default libuv's fork() is a vfork()
 # (spawn.h) unless the child must run Python (preexec_fn): then a real fork(), and the
@@ -151,31 +153,43 @@ def _force_locked_spawn(force=None):
     return previous
 
 
-def _pidfd_support(value=None):
-    """Tests only: what the fast spawn knows of pidfd support (1 yes, -1 no, 0 not yet
-    probed); `value` overrides it (-1 makes every spawn take the locked path, as on a
-    kernel without pidfd_open). Return the previous value."""
-    global __pidfd_support
-    previous = __pidfd_support
+def _fast_spawn_support(value=None):
+    """Tests only: what is known of the fast spawn's support here (1 yes, -1 no, 0 not
+    yet probed); `value` overrides it (-1 makes every spawn take the locked path, as on
+    a kernel without pidfd_open). Return the previous value."""
+    global __fast_spawn_support
+    previous = __fast_spawn_support
     if value is not None:
-        uvloop_atomic_store_int(&__pidfd_support, value)
+        uvloop_atomic_store_int(&__fast_spawn_support, value)
     return previous
 
 
+def _vfork_shares_memory():
+    """Tests only: run the probe the first spawn runs (one throwaway child)."""
+    return uvloop_vfork_shares_memory()
+
+
+cdef int _probe_fast_spawn() noexcept:
+    """1 if the fast spawn works here, -1 if it never will, 0 if it cannot be told now."""
+    cdef int fd = uvloop_pidfd_open(getpid())  # our own pid has one wherever any has
+    if fd in (-ENOSYS, -EPERM, -EINVAL):
+        return -1
+    if fd < 0:
+        return 0      # EMFILE and such: ask again next time
+    close(fd)
+    shares = uvloop_vfork_shares_memory()
+    if shares < 0:
+        return 0      # EAGAIN (process limit) and such
+    return 1 if shares else -1
+
+
 cdef bint _fast_spawn_possible() noexcept:
-    cdef int support = uvloop_atomic_load_int(&__pidfd_support)
-    cdef int fd
+    cdef int support = uvloop_atomic_load_int(&__fast_spawn_support)
     if support == 0:
-        # Our own pid always has a pidfd where pidfd_open() works at all.
-        fd = uvloop_pidfd_open(getpid())
-        if fd >= 0:
-            close(fd)
-            support = 1
-        elif fd in (-ENOSYS, -EPERM, -EINVAL):
-            support = -1
-        else:
-            return False   # EMFILE and such: say no this time, ask again next time
-        uvloop_atomic_store_int(&__pidfd_support, support)
+        support = _probe_fast_spawn()
+        if support == 0:
+            return False
+        uvloop_atomic_store_int(&__fast_spawn_support, support)
     return support > 0
 
 

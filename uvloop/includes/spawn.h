@@ -298,6 +298,33 @@ uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
 }
 
 
+/* 1 if a vfork() child shares our memory, as it does on Linux; 0 where vfork() is a
+ * fork() in disguise (ThreadSanitizer and valgrind make it one): there the fast spawn
+ * would never see a child's exec error in plan->report, so every spawn must take the
+ * locked one, whose children report through a pipe. -errno if vfork() failed. Costs one
+ * throwaway child, reaped here; the caller asks once per process. */
+static int uvloop_vfork_shares_memory(void) {
+    volatile int child_ran = 0;
+    sigset_t all, old;
+    pid_t pid;
+    int saved_errno;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = vfork();
+    if (pid == 0) {
+        child_ran = 1;
+        _exit(0);
+    }
+    saved_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0)
+        return -saved_errno;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return child_ran;
+}
+
+
 /* The locked spawn. libuv's fork(): for our own spawns that allow it, a vfork()
  * (uvloop_spawn_vfork); any other fork() is a real fork(). */
 pid_t uvloop_fork(void) {

@@ -31,6 +31,7 @@ cdef extern from "includes/spawn.h" nogil:
     void uvloop_spawn_child(const uvloop_spawn_plan* plan)
     pid_t uvloop_spawn_vfork(const uvloop_spawn_plan* plan)
     int uvloop_pidfd_open(pid_t pid)
+    int uvloop_vfork_shares_memory()
     int uvloop_pidfd_send_signal(int pidfd, int sig)
 
     const uvloop_spawn_plan* uvloop_vfork_plan
