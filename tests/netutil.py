@@ -1,5 +1,6 @@
-"""Helpers for the networking tests: a protocol that records what happens to it, and
-a count of this process's open file descriptors."""
+"""Helpers for the networking tests: a protocol that records what happens to it, an
+echo protocol and a round trip through it, and a count of this process's open file
+descriptors."""
 
 import asyncio
 import os
@@ -79,6 +80,15 @@ class EchoProtocol(asyncio.Protocol):
 
     def data_received(self, data):
         self.transport.write(data)
+
+
+async def assert_echoed_then_close(transport, client, data=b'x'):
+    """Send `data` through `transport` to an echo server, check that `client` (a
+    RecordingProtocol) gets it all back, then close and wait for a clean close."""
+    transport.write(data)
+    assert await client.received(len(data)) == data
+    transport.close()
+    assert await client.lost is None
 
 
 def payload(size):

@@ -15,6 +15,25 @@ import uvloop
 FREE_THREADED_BUILD = bool(sysconfig.get_config_var('Py_GIL_DISABLED'))
 
 
+def run_in_threads(count, worker):
+    """Run worker(index) in `count` threads at once; raise the first error raised."""
+    errors = []
+
+    def guarded(index):
+        try:
+            worker(index)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 @pytest.mark.skipif(not FREE_THREADED_BUILD,
                     reason='only a free-threaded CPython can run without the GIL')
 def test_importing_uvloop_keeps_the_gil_disabled():
@@ -32,33 +51,24 @@ def test_loops_in_8_threads_stop_and_close_while_others_run():
     # Each thread runs its own loop for a different time, then stops and closes it
     # while the other loops are still running callbacks and timers.
     results = {}
-    errors = []
     barrier = threading.Barrier(8)
 
     def worker(index):
-        try:
-            loop = uvloop.new_event_loop()
-            counter = [0]
+        loop = uvloop.new_event_loop()
+        counter = [0]
 
-            def tick():
-                counter[0] += 1
-                loop.call_soon(tick)
-
-            barrier.wait()
+        def tick():
+            counter[0] += 1
             loop.call_soon(tick)
-            loop.call_later(0.02 * (index + 1), loop.stop)
-            loop.run_forever()
-            loop.close()
-            results[index] = counter[0]
-        except BaseException as exc:
-            errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+        barrier.wait()
+        loop.call_soon(tick)
+        loop.call_later(0.02 * (index + 1), loop.stop)
+        loop.run_forever()
+        loop.close()
+        results[index] = counter[0]
+
+    run_in_threads(8, worker)
     assert sorted(results) == list(range(8))
     assert all(count > 0 for count in results.values())
 
@@ -96,11 +106,7 @@ def test_threadsafe_calls_between_loops_in_many_threads():
         uvloop.run(main())
 
     finished = threading.Barrier(loops_count)
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(loops_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_in_threads(loops_count, worker)
     for index, got in enumerate(received):
         for sender in range(loops_count):
             if sender != index:
@@ -110,7 +116,6 @@ def test_threadsafe_calls_between_loops_in_many_threads():
 def test_8_threads_each_with_a_tcp_echo_server_and_client_keep_every_byte():
     payload_size = 1024 * 1024
     results = {}
-    errors = []
     start = threading.Barrier(8)
 
     async def echo(reader, writer):
@@ -141,15 +146,7 @@ def test_8_threads_each_with_a_tcp_echo_server_and_client_keep_every_byte():
         return received == payload
 
     def worker(index):
-        try:
-            results[index] = uvloop.run(exchange(index))
-        except BaseException as exc:
-            errors.append(exc)
+        results[index] = uvloop.run(exchange(index))
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    run_in_threads(8, worker)
     assert results == {i: True for i in range(8)}

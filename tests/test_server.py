@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from netutil import EchoProtocol, RecordingProtocol, payload
+from netutil import EchoProtocol, RecordingProtocol, assert_echoed_then_close, payload
 
 
 def run(loop, coro, timeout=30):
@@ -65,10 +65,7 @@ def test_a_list_of_hosts_gets_one_socket_each(loop):
         for sock in server.sockets:
             host, port = sock.getsockname()
             transport, client = await connect(loop, port, host)
-            transport.write(b'x')
-            assert await client.received(1) == b'x'
-            transport.close()
-            await client.lost
+            await assert_echoed_then_close(transport, client)
         server.close()
 
     run(loop, main())
@@ -156,10 +153,7 @@ def test_a_listening_socket_can_be_passed_in(loop):
         sock.bind(('127.0.0.1', 0))
         server = await loop.create_server(EchoProtocol, sock=sock)
         transport, client = await connect(loop, sock.getsockname()[1])
-        transport.write(b'x')
-        assert await client.received(1) == b'x'
-        transport.close()
-        await client.lost
+        await assert_echoed_then_close(transport, client)
         server.close()
         assert sock.fileno() == -1
 

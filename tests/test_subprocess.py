@@ -274,12 +274,16 @@ def test_program_that_is_not_executable_raises_permission_error(loop, tmp_path):
         run(loop, exec_wait(str(script)))
 
 
-@pytest.mark.parametrize('kwargs, message', [
+TEXT_MODE_ARGUMENTS = [
     (dict(universal_newlines=True), 'universal_newlines must be False'),
     (dict(text=True), 'text must be False'),
     (dict(encoding='utf-8'), 'encoding must be None'),
     (dict(errors='strict'), 'errors must be None'),
     (dict(bufsize=1), 'bufsize must be 0'),
+]
+
+
+@pytest.mark.parametrize('kwargs, message', TEXT_MODE_ARGUMENTS + [
     (dict(shell=True), 'shell must be False'),
 ])
 def test_exec_rejects_text_mode_arguments_as_asyncio(loop, kwargs, message):
@@ -288,12 +292,7 @@ def test_exec_rejects_text_mode_arguments_as_asyncio(loop, kwargs, message):
         run(loop, coro)
 
 
-@pytest.mark.parametrize('kwargs, message', [
-    (dict(universal_newlines=True), 'universal_newlines must be False'),
-    (dict(text=True), 'text must be False'),
-    (dict(encoding='utf-8'), 'encoding must be None'),
-    (dict(errors='strict'), 'errors must be None'),
-    (dict(bufsize=1), 'bufsize must be 0'),
+@pytest.mark.parametrize('kwargs, message', TEXT_MODE_ARGUMENTS + [
     (dict(shell=False), 'shell must be True'),
 ])
 def test_shell_rejects_text_mode_arguments_as_asyncio(loop, kwargs, message):

@@ -156,18 +156,19 @@ def test_shutdown_default_executor_timeout_warns(uvloop_loop):
     time.sleep(0.01)
 
 
+async def two_items_then_record_close(closed):
+    try:
+        yield 1
+        yield 2
+    finally:
+        closed.append(True)
+
+
 def test_async_generators_are_finalized_by_shutdown_asyncgens(loop):
     closed = []
 
-    async def agen():
-        try:
-            yield 1
-            yield 2
-        finally:
-            closed.append(True)
-
     async def main():
-        gen = agen()
+        gen = two_items_then_record_close(closed)
         assert await gen.__anext__() == 1
         return gen
 
@@ -181,15 +182,8 @@ def test_async_generators_are_finalized_by_shutdown_asyncgens(loop):
 def test_async_generator_collected_while_running_is_closed(loop):
     closed = []
 
-    async def agen():
-        try:
-            yield 1
-            yield 2
-        finally:
-            closed.append(True)
-
     async def main():
-        gen = agen()
+        gen = two_items_then_record_close(closed)
         await gen.__anext__()
         del gen
         import gc

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from netutil import EchoProtocol, RecordingProtocol, open_fds, payload
+from netutil import (EchoProtocol, RecordingProtocol, assert_echoed_then_close,
+                     open_fds, payload)
 
 
 def run(loop, coro, timeout=20):
@@ -69,11 +70,7 @@ def test_echo_round_trip_keeps_every_byte(loop, size):
     async def main():
         server, port = await echo_server(loop)
         transport, client = await connect(loop, port)
-        data = payload(size)
-        transport.write(data)
-        assert await client.received(size) == data
-        transport.close()
-        assert await client.lost is None
+        await assert_echoed_then_close(transport, client, payload(size))
         server.close()
 
     run(loop, main())

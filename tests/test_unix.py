@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from netutil import EchoProtocol, RecordingProtocol, open_fds, payload
+from netutil import (EchoProtocol, RecordingProtocol, assert_echoed_then_close,
+                     open_fds, payload)
 
 
 def run(loop, coro, timeout=20):
@@ -30,11 +31,7 @@ def test_echo_round_trip_keeps_every_byte(loop, path, size):
     async def main():
         server = await loop.create_unix_server(EchoProtocol, path)
         transport, client = await connect(loop, path)
-        data = payload(size)
-        transport.write(data)
-        assert await client.received(size) == data
-        transport.close()
-        assert await client.lost is None
+        await assert_echoed_then_close(transport, client, payload(size))
         server.close()
 
     run(loop, main())
@@ -126,10 +123,7 @@ def test_paths_may_be_path_objects(loop, path):
     async def main():
         server = await loop.create_unix_server(EchoProtocol, pathlib.Path(path))
         transport, client = await connect(loop, pathlib.Path(path))
-        transport.write(b'x')
-        assert await client.received(1) == b'x'
-        transport.close()
-        await client.lost
+        await assert_echoed_then_close(transport, client)
         server.close()
 
     run(loop, main())
@@ -260,10 +254,7 @@ def test_argument_errors_match_asyncio(loop, path):
 def test_connections_leak_no_fd(loop, path):
     async def exchange():
         transport, client = await connect(loop, path)
-        transport.write(b'x')
-        await client.received(1)
-        transport.close()
-        await client.lost
+        await assert_echoed_then_close(transport, client)
 
     async def main():
         server = await loop.create_unix_server(EchoProtocol, path)

@@ -113,6 +113,7 @@ cdef class Loop:
 
     cdef _watch_fd(self, fd, bint for_write, Handle handle)
     cdef bint _unwatch_fd(self, fd, bint for_write)
+    cdef tuple _checked_watch(self, fd, callback, tuple args, str method)
     cdef _add_reader(self, fd, Handle handle)
     cdef bint _remove_reader(self, fd)
     cdef _add_writer(self, fd, Handle handle)

@@ -661,12 +661,17 @@ cdef class Loop:
                 f'File descriptor {fd!r} is used by transport {transport!r}')
         return fileno
 
-    def add_reader(self, fd, callback, *args):
-        """Call callback(*args) whenever fd is readable."""
+    cdef tuple _checked_watch(self, fd, callback, tuple args, str method):
+        """(fileno, Handle) for add_reader/add_writer, after asyncio's checks."""
         fileno = self._ensure_fd_no_transport(fd)
         self._check_closed()
-        _check_callback(callback, 'add_reader', self._debug)
-        self._add_reader(fileno, Handle(callback, args, self, None))
+        _check_callback(callback, method, self._debug)
+        return fileno, Handle(callback, args, self, None)
+
+    def add_reader(self, fd, callback, *args):
+        """Call callback(*args) whenever fd is readable."""
+        fileno, handle = self._checked_watch(fd, callback, args, 'add_reader')
+        self._add_reader(fileno, handle)
 
     def remove_reader(self, fd):
         """Stop watching fd for reading; True if it was watched."""
@@ -674,10 +679,8 @@ cdef class Loop:
 
     def add_writer(self, fd, callback, *args):
         """Call callback(*args) whenever fd is writable."""
-        fileno = self._ensure_fd_no_transport(fd)
-        self._check_closed()
-        _check_callback(callback, 'add_writer', self._debug)
-        self._add_writer(fileno, Handle(callback, args, self, None))
+        fileno, handle = self._checked_watch(fd, callback, args, 'add_writer')
+        self._add_writer(fileno, handle)
 
     def remove_writer(self, fd):
         """Stop watching fd for writing; True if it was watched."""

@@ -15,12 +15,8 @@ cdef class UVAsync(UVHandle):
     cdef UVAsync new(Loop loop):
         cdef UVAsync handle = UVAsync.__new__(UVAsync)
         handle._alloc(loop, sizeof(uv.uv_async_t))
-        err = uv.uv_async_init(loop.uvloop, <uv.uv_async_t*>handle._handle,
-                               _on_async_wakeup)
-        if err < 0:
-            handle._free_unattached()
-            raise convert_error(err)
-        handle._attach()
+        handle._attach_or_raise(uv.uv_async_init(
+            loop.uvloop, <uv.uv_async_t*>handle._handle, _on_async_wakeup))
         return handle
 
     cdef send(self):

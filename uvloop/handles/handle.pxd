@@ -6,6 +6,7 @@ cdef class UVHandle:
 
     cdef _alloc(self, Loop loop, size_t size)
     cdef _attach(self)
+    cdef _attach_or_raise(self, int init_err)
     cdef _free_unattached(self)
     cdef close(self)
     cdef inline bint is_open(self):

@@ -1,9 +1,10 @@
 # UVHandle: the base of every Python object that owns one libuv handle.
 #
 # Life of the uv_*_t (the rules every subclass follows):
-# - `_alloc()` allocates the zeroed uv_*_t; the subclass then calls `uv_<type>_init()`.
-#   If that fails, `_free_unattached()` frees the memory at once (libuv never saw it).
-#   If it succeeds, `_attach()` hands the memory to libuv until the close callback.
+# - `_alloc()` allocates the zeroed uv_*_t; the subclass then calls `uv_<type>_init()`
+#   and gives its result to `_attach_or_raise()`: on failure the memory is freed at once
+#   (libuv never saw it, see `_free_unattached()`) and the error raised; on success it
+#   belongs to libuv until the close callback.
 # - While attached, the loop holds the handle object in `Loop._handles`, so the object
 #   outlives every libuv callback that can name it (`handle->data` is a borrowed pointer).
 # - `close()` is idempotent: it calls `uv_close()`; the close callback frees the memory,
@@ -52,6 +53,13 @@ cdef class UVHandle:
     cdef _attach(self):
         self._handle.data = <void*>self
         self._loop._handles.add(self)
+
+    cdef _attach_or_raise(self, int init_err):
+        """`init_err`: what uv_<type>_init() returned for this handle."""
+        if init_err < 0:
+            self._free_unattached()
+            raise convert_error(init_err)
+        self._attach()
 
     cdef _free_unattached(self):
         PyMem_RawFree(self._handle)

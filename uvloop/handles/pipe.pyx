@@ -22,11 +22,8 @@
 
 cdef int _init_pipe_handle(UVStream stream, Loop loop) except -1:
     stream._init_stream(loop)
-    err = uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>stream._handle, 0)
-    if err < 0:
-        stream._free_unattached()
-        raise convert_error(err)
-    stream._attach()
+    stream._attach_or_raise(
+        uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>stream._handle, 0))
     return 0
 
 
@@ -58,11 +55,8 @@ cdef class UnixServer(UVStreamServer):
     cdef UnixServer new(Loop loop):
         cdef UnixServer listener = UnixServer.__new__(UnixServer)
         listener._init_server(loop, sizeof(uv.uv_pipe_t))
-        err = uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>listener._handle, 0)
-        if err < 0:
-            listener._free_unattached()
-            raise convert_error(err)
-        listener._attach()
+        listener._attach_or_raise(
+            uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>listener._handle, 0))
         return listener
 
     cdef int _open_listening_fd(self, int fd):

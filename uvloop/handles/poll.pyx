@@ -34,15 +34,12 @@ cdef class UVPoll(UVHandle):
         if flags == -1:
             raise_errno()
         poll._alloc(loop, sizeof(uv.uv_poll_t))
-        err = uv.uv_poll_init(loop.uvloop, <uv.uv_poll_t*>poll._handle, fd)
-        if err < 0:
-            poll._free_unattached()
-            raise convert_error(err)
+        poll._attach_or_raise(
+            uv.uv_poll_init(loop.uvloop, <uv.uv_poll_t*>poll._handle, fd))
         # uv_poll_init() makes the fd non-blocking; asyncio leaves the mode alone.
         if not flags & O_NONBLOCK:
             fcntl(fd, F_SETFL, flags)
         poll.fd = fd
-        poll._attach()
         return poll
 
     cdef inline Handle handle_for(self, bint for_write):

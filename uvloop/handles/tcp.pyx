@@ -11,11 +11,8 @@ cdef class TCPTransport(UVSocketStream):
     cdef TCPTransport new(Loop loop):
         cdef TCPTransport transport = TCPTransport.__new__(TCPTransport)
         transport._init_stream(loop)
-        err = uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>transport._handle)
-        if err < 0:
-            transport._free_unattached()
-            raise convert_error(err)
-        transport._attach()
+        transport._attach_or_raise(
+            uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>transport._handle))
         return transport
 
     cdef _open_fd(self, int fd):
@@ -39,11 +36,8 @@ cdef class TCPServer(UVStreamServer):
     cdef TCPServer new(Loop loop):
         cdef TCPServer listener = TCPServer.__new__(TCPServer)
         listener._init_server(loop, sizeof(uv.uv_tcp_t))
-        err = uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>listener._handle)
-        if err < 0:
-            listener._free_unattached()
-            raise convert_error(err)
-        listener._attach()
+        listener._attach_or_raise(
+            uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>listener._handle))
         return listener
 
     cdef int _open_listening_fd(self, int fd):

@@ -16,11 +16,8 @@ cdef class UVTimer(UVHandle):
     cdef UVTimer new(Loop loop):
         cdef UVTimer timer = UVTimer.__new__(UVTimer)
         timer._alloc(loop, sizeof(uv.uv_timer_t))
-        err = uv.uv_timer_init(loop.uvloop, <uv.uv_timer_t*>timer._handle)
-        if err < 0:
-            timer._free_unattached()
-            raise convert_error(err)
-        timer._attach()
+        timer._attach_or_raise(
+            uv.uv_timer_init(loop.uvloop, <uv.uv_timer_t*>timer._handle))
         return timer
 
     cdef start(self, uint64_t timeout_ms):

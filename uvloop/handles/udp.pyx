@@ -64,11 +64,8 @@ cdef class UDPTransport(UVTransport):
         memory = <_UDPMemory*>transport._handle
         memory.recv_buffer = _loop_recv_buffer(loop)
         memory.recv_buffer_size = RECV_BUFFER_SIZE
-        err = uv.uv_udp_init(loop.uvloop, <uv.uv_udp_t*>transport._handle)
-        if err < 0:
-            transport._free_unattached()
-            raise convert_error(err)
-        transport._attach()
+        transport._attach_or_raise(
+            uv.uv_udp_init(loop.uvloop, <uv.uv_udp_t*>transport._handle))
         return transport
 
     cdef _open_fd(self, int fd):
