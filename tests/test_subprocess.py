@@ -428,6 +428,57 @@ def test_umask_is_applied_in_the_child(loop, tmp_path):
     assert out.strip() == b'0027'
 
 
+ID_SCRIPT = 'echo $(id -u) $(id -g) $(id -G)'
+NOBODY = 65534    # Debian's nobody and nogroup
+
+
+def test_user_group_and_extra_groups_by_id(loop, tmp_path):
+    credentials = dict(user=NOBODY, group=NOBODY, extra_groups=[NOBODY])
+    if os.geteuid() != 0:
+        with pytest.raises(PermissionError):
+            run(loop, exec_output(tmp_path, 'sh', '-c', ID_SCRIPT, **credentials))
+        return
+    rc, out = run(loop, exec_output(tmp_path, 'sh', '-c', ID_SCRIPT, **credentials))
+    assert (rc, out) == (0, b'65534 65534 65534\n')
+    # Only the child changed: glibc's set*id() act on every thread of a process, and
+    # a vfork() child would have taken ours along.
+    assert (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == (0, 0, 0, 0)
+
+
+def test_user_and_group_by_name_are_looked_up(loop, tmp_path):
+    import grp
+    import pwd
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    my_group = grp.getgrgid(os.getegid()).gr_name
+    rc, out = run(loop, exec_output(tmp_path, 'sh', '-c', 'echo $(id -u) $(id -g)',
+                                    user=me, group=my_group))
+    assert out.split() == [str(os.geteuid()).encode(), str(os.getegid()).encode()]
+
+
+@pytest.mark.parametrize('kwargs, error', [
+    (dict(user=1.5), TypeError),
+    (dict(user=-1), ValueError),
+    (dict(user='no-such-user-here'), KeyError),
+    (dict(group=[0]), TypeError),
+    (dict(group=-2), ValueError),
+    (dict(group='no-such-group-here'), KeyError),
+    (dict(extra_groups='wheel'), ValueError),
+    (dict(extra_groups=[None]), TypeError),
+    (dict(extra_groups=[0, -1]), ValueError),
+])
+def test_bad_credentials_raise_as_asyncio(loop, kwargs, error):
+    with pytest.raises(error) as info:
+        run(loop, exec_wait('true', **kwargs))
+    # The same words as subprocess.Popen (asyncio's loop goes through it).
+    with pytest.raises(error) as popen_info:
+        subprocess.Popen(['true'], **kwargs)
+    assert str(info.value) == str(popen_info.value)
+
+
+def test_credentials_take_the_locked_spawn(uvloop_loop):
+    assert spawned_process(uvloop_loop, 'true', user=os.geteuid()) == 'UVProcess'
+
+
 def sigign_mask(out):
     for line in out.decode().splitlines():
         if line.startswith('SigIgn:'):

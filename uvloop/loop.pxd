@@ -2,6 +2,7 @@
 # fields. The handle and transport .pyx files are included into loop.pyx.
 
 from libc.stdint cimport uint64_t, int64_t
+from posix.types cimport gid_t
 from cpython.object cimport PyObject
 
 from .includes cimport uv

@@ -74,6 +74,46 @@ cdef list _exec_paths(executable, env):
     return paths
 
 
+cdef _group_id(group, type_error):
+    if isinstance(group, str):
+        import grp
+        return grp.getgrnam(group).gr_gid
+    if isinstance(group, int):
+        return group
+    raise TypeError(type_error)
+
+
+cdef tuple _credentials(user, group, extra_groups):
+    """(groups, gid, uid) for the child, each None when unchanged; names resolved and
+    bad values rejected with subprocess.Popen's errors, before anything is created."""
+    gid = groups = uid = None
+    if group is not None:
+        gid = _group_id(group, 'Group must be a string or an integer, not '
+                               f'{type(group)}')
+        if gid < 0:
+            raise ValueError(f'Group ID cannot be negative, got {gid}')
+    if extra_groups is not None:
+        if isinstance(extra_groups, str):
+            raise ValueError('Groups must be a list, not a string')
+        groups = [_group_id(g, 'Items in extra_groups must be a string or integer, '
+                               f'not {type(g)}')
+                  for g in extra_groups]
+        for g in groups:
+            if g < 0:
+                raise ValueError(f'Group ID cannot be negative, got {g}')
+    if user is not None:
+        if isinstance(user, str):
+            import pwd
+            uid = pwd.getpwnam(user).pw_uid
+        elif isinstance(user, int):
+            uid = user
+        else:
+            raise TypeError('User must be a string or an integer')
+        if uid < 0:
+            raise ValueError(f'User ID cannot be negative, got {uid}')
+    return groups, gid, uid
+
+
 class _ProcessInfo:
     """What get_extra_info('subprocess') returns: the Popen-like view of the child
     (pid, args, returncode, stdin/stdout/stderr, poll, send_signal, terminate, kill).
@@ -188,11 +228,6 @@ class ProcessTransport(asyncio.SubprocessTransport):
             raise ValueError('startupinfo is only supported on Windows platforms')
         if kw['creationflags'] != 0:
             raise ValueError('creationflags is only supported on Windows platforms')
-        for name in ('user', 'group', 'extra_groups'):
-            if kw[name] is not None:
-                raise NotImplementedError(
-                    f'uvloop does not support the {name!r} argument of '
-                    f'subprocess_exec/subprocess_shell yet')
         pass_fds = kw['pass_fds']
         close_fds = kw['close_fds']
         if pass_fds and not close_fds:
@@ -200,6 +235,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
             close_fds = True
         process_group = kw['process_group']
         pgid = -1 if process_group is None else int(process_group)
+        groups, gid, uid = _credentials(kw['user'], kw['group'], kw['extra_groups'])
         umask = int(kw['umask'])
         env = kw['env']
 
@@ -245,7 +281,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
                 child_fds, [int(fd) for fd in pass_fds], close_fds,
                 None if cwd is None else _fsencode_all((cwd,))[0], umask,
                 kw['restore_signals'], kw['start_new_session'], pgid,
-                kw['preexec_fn'], executable, cwd)
+                groups, gid, uid, kw['preexec_fn'], executable, cwd)
             uvprocess = _spawn_process(self._loop, child, self._process_exited)
         except:
             for f in parent_files:

@@ -9,12 +9,17 @@ cdef class ChildPlan:
         char** _envp
         char** _exec_paths
         int* _keep_fds
+        gid_t* _groups
         object preexec_fn
+        # The child must be a real fork(), not a vfork(): it runs Python (preexec_fn)
+        # or changes credentials (see spawn.h).
+        bint needs_fork
         # For the parent's error messages, as subprocess words them.
         object cwd
         object executable
 
     cdef char** _cstrings(self, list items) except NULL
+    cdef _set_credentials(self, groups, gid, uid)
     cdef _set_errpipe(self, int fd)
 
 

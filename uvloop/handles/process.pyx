@@ -2,13 +2,14 @@
 #
 # Which way (`_spawn_process()`, called by the subprocess transport):
 # - The fast spawn, `PidfdProcess`, for every child that runs no Python before exec (no
-#   preexec_fn): the loop vfork()s the child itself (spawn.h, uvloop_spawn_vfork), outside
+#   preexec_fn) and keeps our credentials (no user, group, extra_groups): the loop vfork()s the child itself (spawn.h, uvloop_spawn_vfork), outside
 #   libuv, without the GIL and without any lock: the child's plan lives in the spawning
 #   thread's own memory, and no process-wide state is read or written. The loop learns
 #   of the exit from the child's pidfd (pidfd_open) watched by a uv_poll_t, and reaps
 #   that pid alone with waitpid(). No SIGCHLD handler is involved.
-# - The locked spawn, `UVProcess`, for the rest: a preexec_fn (the child must run Python
-#   with the GIL, so it is a real fork()), a kernel without pidfd_open or a vfork() that
+# - The locked spawn, `UVProcess`, for the rest: a child that needs a real fork()
+#   (`ChildPlan.needs_fork`: it runs Python with the GIL, or changes credentials, see
+#   spawn.h), a kernel without pidfd_open or a vfork() that
 #   does not share memory (both detected once), or tests forcing it
 #   (UVLOOP_SPAWN_LOCKED=1, `_force_locked_spawn()`). libuv's uv_spawn() inside the
 #   spawn critical section described below.
@@ -77,7 +78,7 @@ cdef bint __spawn_locked_only = os.environ.get('UVLOOP_SPAWN_LOCKED', '') not in
 cdef int __fast_spawn_support = 0
 
 # How the locked spawn makes the child. By default libuv's fork() is a vfork()
-# (spawn.h) unless the child must run Python (preexec_fn): then a real fork(), and the
+# (spawn.h) unless the child needs a real fork() (`ChildPlan.needs_fork`), and the
 # child set-up runs from the pthread_atfork child handler. Both ways run the same child
 # code; UVLOOP_SPAWN_WITH_FORK=1 in the environment (or _spawn_with_fork(True)) forces
 # fork() for every locked spawn, so that tests can cover that way too.
@@ -196,7 +197,7 @@ cdef bint _fast_spawn_possible() noexcept:
 cdef ChildProcess _spawn_process(Loop loop, ChildPlan child, exit_callback):
     """Spawn the child `child` describes, the fast way when nothing stands in the way."""
     cdef ChildProcess process
-    if child.preexec_fn is None and not __spawn_locked_only and \
+    if not child.needs_fork and not __spawn_locked_only and \
             _fast_spawn_possible():
         process = PidfdProcess.__new__(PidfdProcess)
     else:
@@ -225,18 +226,21 @@ cdef class ChildPlan:
         self._envp = NULL
         self._exec_paths = NULL
         self._keep_fds = NULL
+        self._groups = NULL
 
     def __dealloc__(self):
         PyMem_RawFree(self._argv)
         PyMem_RawFree(self._envp)
         PyMem_RawFree(self._exec_paths)
         PyMem_RawFree(self._keep_fds)
+        PyMem_RawFree(self._groups)
 
     def __init__(self, list args not None, list exec_paths not None, env_list,
                  stdio, pass_fds, bint close_fds, cwd, int umask,
                  bint restore_signals, bint start_new_session, int pgid,
-                 preexec_fn, executable, cwd_for_errors):
-        """args, exec_paths, env_list: lists of bytes (env_list None: inherit)."""
+                 groups, gid, uid, preexec_fn, executable, cwd_for_errors):
+        """args, exec_paths, env_list: lists of bytes (env_list None: inherit).
+        groups, gid, uid: None (unchanged), else a list of ids and two ids."""
         self._buffers = []
         self._argv = self._cstrings(args)
         self.plan.argv = self._argv
@@ -269,6 +273,7 @@ cdef class ChildPlan:
         self.plan.restore_signals = restore_signals
         self.plan.start_new_session = start_new_session
         self.plan.pgid = pgid
+        self._set_credentials(groups, gid, uid)
         self.plan.errpipe = -1
         self.plan.report = &self.report
         self.preexec_fn = preexec_fn
@@ -279,6 +284,22 @@ cdef class ChildPlan:
             self.plan.preexec = NULL
         self.executable = executable
         self.cwd = cwd_for_errors
+        self.needs_fork = (preexec_fn is not None or groups is not None or
+                           gid is not None or uid is not None)
+
+    cdef _set_credentials(self, groups, gid, uid):
+        cdef Py_ssize_t i
+        self.plan.ngroups = -1
+        if groups is not None:
+            self._groups = <gid_t*>PyMem_RawMalloc((len(groups) + 1) * sizeof(gid_t))
+            if self._groups is NULL:
+                raise MemoryError()
+            for i, group in enumerate(groups):
+                self._groups[i] = group
+            self.plan.groups = self._groups
+            self.plan.ngroups = len(groups)
+        self.plan.gid = -1 if gid is None else gid
+        self.plan.uid = -1 if uid is None else uid
 
     cdef char** _cstrings(self, list items) except NULL:
         cdef char** array = <char**>PyMem_RawMalloc((len(items) + 1) * sizeof(char*))
@@ -592,7 +613,7 @@ cdef class UVProcess(ChildProcess):
                     __forking_plan = &child.plan
                     __forking_preexec_fn = child.preexec_fn
                     __forking = True
-                    if child.preexec_fn is None and not __spawn_with_fork:
+                    if not child.needs_fork and not __spawn_with_fork:
                         uvloop_vfork_thread = pthread_self()
                         uvloop_vfork_plan = &child.plan
                     PyOS_BeforeFork()

@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -76,6 +77,13 @@ typedef struct {
     int restore_signals;       /* SIGPIPE and SIGXFSZ back to SIG_DFL (Python ignores them) */
     int start_new_session;     /* setsid() */
     int pgid;                  /* -1: none, else setpgid(0, pgid) */
+    /* Credentials (subprocess's extra_groups, group, user). glibc's set*id() and
+     * setgroups() signal every thread of the process, so a child that needs them must
+     * be a real fork() (a vfork() child would act on the parent's threads). */
+    const gid_t *groups;
+    int ngroups;               /* -1: unchanged, else setgroups(ngroups, groups) */
+    long long gid;             /* -1: unchanged, else setregid(gid, gid) */
+    long long uid;             /* -1: unchanged, else setreuid(uid, uid) */
     sigset_t sigmask;          /* the forking thread's mask, given to the new program */
     char *const *exec_paths;   /* tried in order, like subprocess's executable_list */
     int exec_count;
@@ -232,6 +240,13 @@ static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
         uvloop_spawn_fail(plan, errno, 'n');
 
     if (plan->pgid >= 0 && setpgid(0, plan->pgid) < 0)
+        uvloop_spawn_fail(plan, errno, 'n');
+
+    if (plan->ngroups >= 0 && setgroups((size_t)plan->ngroups, plan->groups) < 0)
+        uvloop_spawn_fail(plan, errno, 'n');
+    if (plan->gid >= 0 && setregid((gid_t)plan->gid, (gid_t)plan->gid) < 0)
+        uvloop_spawn_fail(plan, errno, 'n');
+    if (plan->uid >= 0 && setreuid((uid_t)plan->uid, (uid_t)plan->uid) < 0)
         uvloop_spawn_fail(plan, errno, 'n');
 
     /* The new program gets the forking thread's signal mask (libuv forked with most

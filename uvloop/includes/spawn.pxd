@@ -1,7 +1,7 @@
 # The child side of a spawn (spawn.h): the plan the parent prepares and the function the
 # child runs between fork() and exec(). Declarations only.
 
-from posix.types cimport pid_t, sigset_t
+from posix.types cimport gid_t, pid_t, sigset_t
 
 
 cdef extern from "includes/spawn.h" nogil:
@@ -21,6 +21,10 @@ cdef extern from "includes/spawn.h" nogil:
         int restore_signals
         int start_new_session
         int pgid
+        const gid_t* groups
+        int ngroups
+        long long gid
+        long long uid
         sigset_t sigmask
         char* const* exec_paths
         int exec_count
