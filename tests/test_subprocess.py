@@ -3,7 +3,9 @@ asyncio.create_subprocess_*; each behaviour checked on asyncio's loop and on our
 both spawn paths (the fast one, and the locked one forced: 'uvloop-locked')."""
 
 import asyncio
+import grp
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -432,8 +434,13 @@ ID_SCRIPT = 'echo $(id -u) $(id -g) $(id -G)'
 NOBODY = 65534    # Debian's nobody and nogroup
 
 
+def credentials_of_this_process():
+    return os.getresuid(), os.getresgid(), os.getgroups()
+
+
 def test_user_group_and_extra_groups_by_id(loop, tmp_path):
     credentials = dict(user=NOBODY, group=NOBODY, extra_groups=[NOBODY])
+    ours = credentials_of_this_process()
     if os.geteuid() != 0:
         with pytest.raises(PermissionError):
             run(loop, exec_output(tmp_path, 'sh', '-c', ID_SCRIPT, **credentials))
@@ -442,12 +449,10 @@ def test_user_group_and_extra_groups_by_id(loop, tmp_path):
     assert (rc, out) == (0, b'65534 65534 65534\n')
     # Only the child changed: glibc's set*id() act on every thread of a process, and
     # a vfork() child would have taken ours along.
-    assert (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) == (0, 0, 0, 0)
+    assert credentials_of_this_process() == ours
 
 
 def test_user_and_group_by_name_are_looked_up(loop, tmp_path):
-    import grp
-    import pwd
     me = pwd.getpwuid(os.geteuid()).pw_name
     my_group = grp.getgrgid(os.getegid()).gr_name
     rc, out = run(loop, exec_output(tmp_path, 'sh', '-c', 'echo $(id -u) $(id -g)',

@@ -74,13 +74,14 @@ cdef list _exec_paths(executable, env):
     return paths
 
 
-cdef _group_id(group, type_error):
+cdef _group_id(group, str type_error):
+    """A group name or id as an id; else TypeError(type_error naming the type)."""
     if isinstance(group, str):
         import grp
         return grp.getgrnam(group).gr_gid
     if isinstance(group, int):
         return group
-    raise TypeError(type_error)
+    raise TypeError(type_error.format(type(group)))
 
 
 cdef tuple _credentials(user, group, extra_groups):
@@ -88,15 +89,14 @@ cdef tuple _credentials(user, group, extra_groups):
     bad values rejected with subprocess.Popen's errors, before anything is created."""
     gid = groups = uid = None
     if group is not None:
-        gid = _group_id(group, 'Group must be a string or an integer, not '
-                               f'{type(group)}')
+        gid = _group_id(group, 'Group must be a string or an integer, not {}')
         if gid < 0:
             raise ValueError(f'Group ID cannot be negative, got {gid}')
     if extra_groups is not None:
         if isinstance(extra_groups, str):
             raise ValueError('Groups must be a list, not a string')
         groups = [_group_id(g, 'Items in extra_groups must be a string or integer, '
-                               f'not {type(g)}')
+                               'not {}')
                   for g in extra_groups]
         for g in groups:
             if g < 0:

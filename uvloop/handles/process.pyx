@@ -2,17 +2,17 @@
 #
 # Which way (`_spawn_process()`, called by the subprocess transport):
 # - The fast spawn, `PidfdProcess`, for every child that runs no Python before exec (no
-#   preexec_fn) and keeps our credentials (no user, group, extra_groups): the loop vfork()s the child itself (spawn.h, uvloop_spawn_vfork), outside
-#   libuv, without the GIL and without any lock: the child's plan lives in the spawning
-#   thread's own memory, and no process-wide state is read or written. The loop learns
-#   of the exit from the child's pidfd (pidfd_open) watched by a uv_poll_t, and reaps
-#   that pid alone with waitpid(). No SIGCHLD handler is involved.
+#   preexec_fn) and keeps our credentials (no user, group, extra_groups): the loop
+#   vfork()s the child itself (spawn.h, uvloop_spawn_vfork), outside libuv, without the
+#   GIL and without any lock: the child's plan lives in the spawning thread's own
+#   memory, and no process-wide state is read or written. The loop learns of the exit
+#   from the child's pidfd (pidfd_open) watched by a uv_poll_t, and reaps that pid alone
+#   with waitpid(). No SIGCHLD handler is involved.
 # - The locked spawn, `UVProcess`, for the rest: a child that needs a real fork()
 #   (`ChildPlan.needs_fork`: it runs Python with the GIL, or changes credentials, see
-#   spawn.h), a kernel without pidfd_open or a vfork() that
-#   does not share memory (both detected once), or tests forcing it
-#   (UVLOOP_SPAWN_LOCKED=1, `_force_locked_spawn()`). libuv's uv_spawn() inside the
-#   spawn critical section described below.
+#   spawn.h), a kernel without pidfd_open or a vfork() that does not share memory (both
+#   detected once), or tests forcing it (UVLOOP_SPAWN_LOCKED=1, `_force_locked_spawn()`).
+#   libuv's uv_spawn() inside the spawn critical section described below.
 # Both run the same child code (spawn.h, uvloop_spawn_child) from the same ChildPlan and
 # raise the same exceptions; the transport sees the same ChildProcess interface.
 #
@@ -178,7 +178,7 @@ cdef int _probe_fast_spawn() noexcept:
     if fd < 0:
         return 0      # EMFILE and such: ask again next time
     close(fd)
-    shares = uvloop_vfork_shares_memory()
+    cdef int shares = uvloop_vfork_shares_memory()
     if shares < 0:
         return 0      # EAGAIN (process limit) and such
     return 1 if shares else -1
