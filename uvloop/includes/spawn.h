@@ -287,18 +287,19 @@ static const uvloop_spawn_plan *uvloop_vfork_plan = NULL;
 static pthread_t uvloop_vfork_thread;
 static int uvloop_fork_calls = 0;   /* tests: proves libuv's fork() comes here */
 
-/* vfork() a child that runs uvloop_spawn_child(plan); return its pid, or -errno.
+/* vfork() a child that runs child(arg), which never returns (it execs or _exits);
+ * return the child's pid, or -errno.
  *
  * vfork(): the parent's page tables are not copied and it takes no copy-on-write faults
  * afterwards (fork() of a large Python process costs milliseconds, of a 1 GiB one tens
  * of them). The child shares our memory while this thread is suspended: it only reads
- * the plan (and writes plan->report), and never returns here (it execs or _exits). Every
- * signal is blocked around vfork() so that no handler of ours runs in the child on our
- * memory before it resets them; the child restores plan->sigmask before exec. The
- * child has its own fd table, signal dispositions, cwd and umask, so its set-up does not
+ * what `arg` points to (a spawn child also writes plan->report). Every signal is
+ * blocked around vfork() so that no handler of ours runs in the child on our memory
+ * before it resets them; a spawn child restores plan->sigmask before exec. The child
+ * has its own fd table, signal dispositions, cwd and umask, so its set-up does not
  * touch ours. Called without the GIL (the child runs no Python). */
 static __attribute__((noinline)) pid_t
-uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
+uvloop_vfork(void (*child)(const void *arg), const void *arg) {
     sigset_t all, old;
     pid_t pid;
     int saved_errno;
@@ -306,12 +307,26 @@ uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = vfork();
     if (pid == 0)
-        uvloop_spawn_child(plan);   /* never returns */
+        child(arg);   /* never returns */
     saved_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return pid < 0 ? -saved_errno : pid;
 }
 
+static void uvloop_spawn_child_of_vfork(const void *plan) {
+    uvloop_spawn_child((const uvloop_spawn_plan *)plan);
+}
+
+/* vfork() a child that runs uvloop_spawn_child(plan); its pid, or -errno. */
+static pid_t uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
+    return uvloop_vfork(uvloop_spawn_child_of_vfork, plan);
+}
+
+
+static void uvloop_vfork_probe_child(const void *child_ran) {
+    *(volatile int *)child_ran = 1;   /* lands in the parent only if memory is shared */
+    _exit(0);
+}
 
 /* 1 if a vfork() child shares our memory, as it does on Linux; 0 where vfork() is a
  * fork() in disguise (ThreadSanitizer and valgrind make it one): there the fast spawn
@@ -320,20 +335,9 @@ uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
  * throwaway child, reaped here; the caller asks once per process. */
 static int uvloop_vfork_shares_memory(void) {
     volatile int child_ran = 0;
-    sigset_t all, old;
-    pid_t pid;
-    int saved_errno;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = vfork();
-    if (pid == 0) {
-        child_ran = 1;
-        _exit(0);
-    }
-    saved_errno = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pid_t pid = uvloop_vfork(uvloop_vfork_probe_child, (const void *)&child_ran);
     if (pid < 0)
-        return -saved_errno;
+        return pid;
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
     return child_ran;
