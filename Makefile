@@ -2,7 +2,7 @@
 # need (virtualenv, Cython, libuv) on a fresh machine.
 
 PYTHON ?= python3
-BUILD_DEPS = 'setuptools>=64' wheel 'Cython>=3.0.11,<3.3'
+BUILD_DEPS = 'setuptools>=77' wheel 'Cython>=3.0.11,<3.3'
 TEST_DEPS = 'pytest>=7'
 SOURCES = $(shell find uvloop -name '*.pyx' -o -name '*.pxd' -o -name '*.py' -o -name '*.h') \
           setup.py pyproject.toml
@@ -29,13 +29,19 @@ $(LIBUV):
 %/bin/python:
 	$(PYTHON) -m venv $*
 	$*/bin/pip install --quiet --upgrade pip
-	$*/bin/pip install --quiet $(BUILD_DEPS) $(TEST_DEPS)
 
-$(VENV)/.built: $(VENV)/bin/python $(LIBUV) $(SOURCES)
+# Redone when this Makefile changes, so that an older venv gets raised pins too.
+# (Precious: made by pattern rules, make would otherwise delete them as intermediate.)
+.PRECIOUS: %/bin/python %/.deps
+%/.deps: %/bin/python Makefile
+	$*/bin/pip install --quiet $(BUILD_DEPS) $(TEST_DEPS)
+	touch $@
+
+$(VENV)/.built: $(VENV)/.deps $(LIBUV) $(SOURCES)
 	UVLOOP_DEBUG=0 $(VENV)/bin/pip install --quiet --no-build-isolation --no-deps .
 	touch $@
 
-$(VENV_DEBUG)/.built: $(VENV_DEBUG)/bin/python $(LIBUV) $(SOURCES)
+$(VENV_DEBUG)/.built: $(VENV_DEBUG)/.deps $(LIBUV) $(SOURCES)
 	UVLOOP_DEBUG=1 $(VENV_DEBUG)/bin/pip install --quiet --no-build-isolation --no-deps .
 	touch $@
 
