@@ -223,10 +223,7 @@ def test_a_failing_protocol_factory_drops_that_connection_only(loop):
         transport, first = await connect(loop, port_of(server))
         assert await first.lost is None
         transport, second = await connect(loop, port_of(server))
-        transport.write(b'ok')
-        assert await second.received(2) == b'ok'
-        transport.close()
-        await second.lost
+        await assert_echoed_then_close(transport, second, b'ok')
         server.close()
 
     run(loop, main())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from netutil import RecordingProtocol, open_fds
+from netutil import RecordingProtocol, assert_echoed_then_close, open_fds
 
 CERTS = Path(__file__).parent / 'certs'
 
@@ -99,15 +99,11 @@ def test_tls_over_unix_sockets(loop, server_context, client_context):
             transport, protocol = await loop.create_unix_connection(
                 lambda: RecordingProtocol(loop), path, ssl=client_context,
                 server_hostname='localhost')
-            transport.write(b'unix tls')
-            await protocol.received(8)
-            transport.close()
-            await protocol.lost
+            await assert_echoed_then_close(transport, protocol, b'unix tls')
             server.close()
             await server.wait_closed()
-            return bytes(protocol.data)
 
-        assert loop.run_until_complete(main()) == b'unix tls'
+        loop.run_until_complete(main())
 
 
 def test_untrusted_certificate_fails_the_handshake(loop, server_context):
@@ -188,15 +184,11 @@ def test_start_tls_on_a_protocol_transport(loop, server_context, client_context)
                                                     port)
         tls_transport = await loop.start_tls(transport, protocol, client_context,
                                              server_hostname='localhost')
-        tls_transport.write(b'upgraded')
-        await protocol.received(8)
-        tls_transport.close()
-        await protocol.lost
+        await assert_echoed_then_close(tls_transport, protocol, b'upgraded')
         server.close()
         await server.wait_closed()
-        return bytes(protocol.data)
 
-    assert loop.run_until_complete(main()) == b'upgraded'
+    loop.run_until_complete(main())
 
 
 def test_start_tls_rejects_a_non_ssl_context(loop):

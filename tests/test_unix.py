@@ -210,10 +210,7 @@ def test_create_connection_accepts_a_unix_stream_socket(loop, path):
         sock.connect(path)
         transport, client = await loop.create_connection(
             lambda: RecordingProtocol(loop), sock=sock)
-        transport.write(b'ping')
-        assert await client.received(4) == b'ping'
-        transport.close()
-        await client.lost
+        await assert_echoed_then_close(transport, client, b'ping')
         server.close()
 
     run(loop, main())

@@ -1254,12 +1254,7 @@ cdef class Loop:
         elif server_hostname is not None:
             raise ValueError('server_hostname is only meaningful with ssl')
         if path is not None:
-            if sock is not None:
-                raise ValueError(
-                    'path and sock can not be specified at the same time')
-            path = os.fspath(path)
-            sock = socket_module.socket(socket_module.AF_UNIX,
-                                        socket_module.SOCK_STREAM, 0)
+            path, sock = _new_unix_stream_socket(path, sock)
             try:
                 sock.setblocking(False)
                 await self.sock_connect(sock, path)
@@ -1350,12 +1345,7 @@ cdef class Loop:
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
 
         if path is not None:
-            if sock is not None:
-                raise ValueError(
-                    'path and sock can not be specified at the same time')
-            path = os.fspath(path)
-            sock = socket_module.socket(socket_module.AF_UNIX,
-                                        socket_module.SOCK_STREAM)
+            path, sock = _new_unix_stream_socket(path, sock)
             if path[0] not in (0, '\x00'):     # not an abstract socket
                 try:
                     if stat_module.S_ISSOCK(os.stat(path).st_mode):
@@ -1578,6 +1568,15 @@ cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
 
 
 cdef int EINVAL_CODE = 22
+
+
+cdef tuple _new_unix_stream_socket(path, sock):
+    """(path as str or bytes, a new AF_UNIX stream socket) for the Unix methods given a
+    path; asyncio's error if a socket was given too."""
+    if sock is not None:
+        raise ValueError('path and sock can not be specified at the same time')
+    return os.fspath(path), socket_module.socket(socket_module.AF_UNIX,
+                                                 socket_module.SOCK_STREAM)
 
 
 cdef _check_unix_stream_socket(sock):
