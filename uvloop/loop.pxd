@@ -14,18 +14,19 @@ from .includes.system cimport sockaddr, sockaddr_storage, socklen_t
 cdef class Loop
 
 
-include "cbhandles.pxd"
+include "callbacks.pxd"
 include "handles/handle.pxd"
 include "handles/timer.pxd"
 include "handles/async_.pxd"
 include "handles/poll.pxd"
-include "sockaddr.pxd"
-include "handles/transport.pxd"
-include "handles/stream.pxd"
-include "handles/pipe.pxd"
-include "handles/tcp.pxd"
-include "handles/udp.pxd"
 include "handles/process.pxd"
+include "net/sockaddr.pxd"
+include "transports/transport.pxd"
+include "transports/stream.pxd"
+include "transports/tcp.pxd"
+include "transports/unix.pxd"
+include "transports/pipe.pxd"
+include "transports/udp.pxd"
 
 
 cdef class Loop:

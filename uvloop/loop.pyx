@@ -77,23 +77,26 @@ cdef object aio_BufferedProtocol = asyncio.BufferedProtocol
 cdef object aio_TransportSocket = aio_trsock.TransportSocket
 
 include "errors.pyx"
-include "cbhandles.pyx"
+include "fds.pyx"
+include "callbacks.pyx"
 include "handles/handle.pyx"
 include "handles/timer.pyx"
 include "handles/async_.pyx"
 include "handles/poll.pyx"
 include "handles/process.pyx"
-include "sockets.pyx"
-include "subprocess_transport.pyx"
-include "sockaddr.pyx"
-include "handles/transport.pyx"
-include "handles/stream.pyx"
-include "handles/pipe.pyx"
-include "handles/tcp.pyx"
-include "handles/udp.pyx"
-include "network.pyx"
-include "server.pyx"
-include "tls.pyx"
+include "net/sockaddr.pyx"
+include "transports/transport.pyx"
+include "transports/stream.pyx"
+include "transports/tcp.pyx"
+include "transports/unix.pyx"
+include "transports/pipe.pyx"
+include "transports/udp.pyx"
+include "transports/subprocess.pyx"
+include "net/sock.pyx"
+include "net/connect.pyx"
+include "net/server.pyx"
+include "net/sendfile.pyx"
+include "net/tls.pyx"
 
 
 cdef _check_callback(callback, str method, bint full):
@@ -1445,19 +1448,17 @@ cdef class Loop:
     async def connect_read_pipe(self, protocol_factory, pipe):
         """Read from a pipe (or socket, or character device) with a protocol.
         The transport owns `pipe` and closes it after connection_lost()."""
-        return await self._connect_pipe(self._make_read_pipe_transport,
-                                        protocol_factory, pipe, 'Read')
+        return await self._connect_pipe(False, protocol_factory, pipe)
 
     async def connect_write_pipe(self, protocol_factory, pipe):
         """Write to a pipe (or socket, or character device) with a protocol.
         The transport owns `pipe` and closes it after connection_lost()."""
-        return await self._connect_pipe(self._make_write_pipe_transport,
-                                        protocol_factory, pipe, 'Write')
+        return await self._connect_pipe(True, protocol_factory, pipe)
 
-    async def _connect_pipe(self, make_transport, protocol_factory, pipe, str kind):
+    async def _connect_pipe(self, bint for_write, protocol_factory, pipe):
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = make_transport(pipe, protocol, waiter)
+        transport = _new_pipe_transport(self, for_write, pipe, protocol, waiter)
         try:
             await waiter
         except BaseException:
@@ -1465,33 +1466,9 @@ cdef class Loop:
             raise
         if self._debug:
             aio_logger.debug('%s pipe %r connected: (%r, %r)',
-                             kind, pipe.fileno(), transport, protocol)
+                             'Write' if for_write else 'Read', pipe.fileno(),
+                             transport, protocol)
         return transport, protocol
-
-    def _make_read_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
-        fileno = pipe.fileno()
-        mode = os.fstat(fileno).st_mode
-        if not (stat_module.S_ISFIFO(mode) or stat_module.S_ISSOCK(mode) or
-                stat_module.S_ISCHR(mode)):
-            raise ValueError("Pipe transport is for pipes/sockets only.")
-        if stat_module.S_ISCHR(mode):
-            _check_pollable(fileno)
-        cdef ReadPipeTransport transport = ReadPipeTransport.new(self)
-        transport.open_fd(_dup_fd(fileno))
-        transport.start(protocol, waiter, pipe)
-        return transport
-
-    def _make_write_pipe_transport(self, pipe, protocol, waiter=None, extra=None):
-        fileno = pipe.fileno()
-        mode = os.fstat(fileno).st_mode
-        if not (stat_module.S_ISCHR(mode) or stat_module.S_ISFIFO(mode) or
-                stat_module.S_ISSOCK(mode)):
-            raise ValueError("Pipe transport is only for "
-                             "pipes, sockets and character devices")
-        cdef WritePipeTransport transport = WritePipeTransport.new(self)
-        transport.open_fd(_dup_fd(fileno))
-        transport.start(protocol, waiter, pipe)
-        return transport
 
     # ----- subprocesses (the machinery is in handles/process.pyx and
     # subprocess_transport.pyx) ---------------------------------------------------------

@@ -1,23 +1,22 @@
-# uv_pipe_t handles: Unix stream sockets (UnixTransport, UnixServer) and the read and
-# write pipe transports behind loop.connect_read_pipe() / connect_write_pipe() and a
-# subprocess's stdio.
+# The read and write pipe transports behind loop.connect_read_pipe() /
+# connect_write_pipe() and a subprocess's stdio (asyncio's _UnixReadPipeTransport and
+# _UnixWritePipeTransport), over uv_pipe_t handles; and the uv_pipe_t set-up that Unix
+# sockets (unix.pyx) share.
+#
+# Needs: UVStream (stream.pyx), UVPoll (handles/poll.pyx), _dup_fd and
+# _check_pollable (fds.pyx).
 #
 # Life rules are those of every transport (transport.pyx, stream.pyx): `new()` runs
-# uv_pipe_init() and attaches the handle; libuv owns the descriptor it is given and closes it with the
-# handle. A pipe opened from a Python file object hands libuv a dup() of its fd; the
-# file object is the transport's `_file` (get_extra_info('pipe')), closed after
-# connection_lost() as asyncio closes it.
+# uv_pipe_init() and attaches the handle; libuv owns the descriptor it is given and
+# closes it with the handle. A pipe is opened from a Python file object: libuv gets a
+# dup() of its fd; the file object is the transport's `_file` (get_extra_info('pipe')),
+# closed after connection_lost() as asyncio closes it. `_new_pipe_transport()` is the
+# one way to make one.
 #
 # A write pipe learns that its reader went away from a UVPoll on one more dup() of the
 # descriptor (libuv allows one watcher per fd number, and epoll reports EPOLLERR on
 # every descriptor of the pipe): poll and dup are closed as soon as the transport is
 # closing.
-#
-# For subprocess stdio, the API is: `ReadPipeTransport.new(loop)` (or the write one)
-# gives an initialised pipe handle with no fd, usable as a UV_CREATE_PIPE stream for
-# uv_spawn() or given an fd with `open_fd()`; `start(protocol, waiter, pipe)` then makes
-# the transport live. A transport never started is disposed of with
-# `UVHandle.close(transport)`.
 
 
 cdef int _init_pipe_handle(UVStream stream, Loop loop) except -1:
@@ -36,52 +35,45 @@ cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
     return 0
 
 
-cdef class UnixTransport(UVSocketStream):
-    """A Unix stream socket (or any stream socket libuv has no special type for)."""
-
-    @staticmethod
-    cdef UnixTransport new(Loop loop):
-        cdef UnixTransport transport = UnixTransport.__new__(UnixTransport)
-        _init_pipe_handle(transport, loop)
-        return transport
-
-    cdef _open_fd(self, int fd):
-        _open_pipe_fd(self, fd)
-
-
-cdef class UnixServer(UVStreamServer):
-
-    @staticmethod
-    cdef UnixServer new(Loop loop):
-        cdef UnixServer listener = UnixServer.__new__(UnixServer)
-        listener._init_server(loop, sizeof(uv.uv_pipe_t))
-        listener._attach_or_raise(
-            uv.uv_pipe_init(loop.uvloop, <uv.uv_pipe_t*>listener._handle, 0))
-        return listener
-
-    cdef int _open_listening_fd(self, int fd):
-        return uv.uv_pipe_open(<uv.uv_pipe_t*>self._handle, fd)
-
-    cdef UVStream _new_client(self):
-        return UnixTransport.new(self._loop)
+cdef _PipeTransport _new_pipe_transport(Loop loop, bint for_write, pipe, protocol,
+                                        waiter):
+    """A started read (or write) pipe transport over the file object `pipe`, after
+    asyncio's checks of what it is."""
+    cdef _PipeTransport transport
+    fileno = pipe.fileno()
+    mode = os.fstat(fileno).st_mode
+    if not (stat_module.S_ISFIFO(mode) or stat_module.S_ISSOCK(mode) or
+            stat_module.S_ISCHR(mode)):
+        if for_write:
+            raise ValueError("Pipe transport is only for "
+                             "pipes, sockets and character devices")
+        raise ValueError("Pipe transport is for pipes/sockets only.")
+    if for_write:
+        transport = WritePipeTransport.new(loop)
+        # asyncio watches FIFOs and sockets only (not character devices).
+        (<WritePipeTransport>transport)._watch_reader = (
+            stat_module.S_ISFIFO(mode) or stat_module.S_ISSOCK(mode))
+    else:
+        if stat_module.S_ISCHR(mode):
+            _check_pollable(fileno)
+        transport = ReadPipeTransport.new(loop)
+    try:
+        transport._open_fd(_dup_fd(fileno))
+    except BaseException:
+        UVHandle.close(transport)
+        raise
+    transport._file = pipe
+    transport._extra = {'pipe': pipe}
+    transport._start(protocol, waiter, None)
+    return transport
 
 
 cdef class _PipeTransport(UVStream):
-    """What the read and write pipe transports share: creation from an fd or a
-    spawned pipe, the 'pipe' extra info, plain (not buffered) protocols."""
+    """What the read and write pipe transports share: the 'pipe' extra info and
+    plain (not buffered) protocols."""
 
-    cdef open_fd(self, int fd):
-        """Give the transport a descriptor; libuv owns it from now on."""
+    cdef _open_fd(self, int fd):
         _open_pipe_fd(self, fd)
-
-    cdef start(self, protocol, waiter, pipe):
-        """Make the transport live. `pipe` is the file object reported by
-        get_extra_info('pipe') and closed after connection_lost(), or None."""
-        if self._fd < 0:
-            self._adopted()      # uv_spawn() opened it
-        self._file = pipe
-        self._extra = {'pipe': pipe}
-        self._start(protocol, waiter, None)
 
     cdef _set_protocol(self, protocol):
         # asyncio's pipe transports always call data_received().
@@ -136,14 +128,6 @@ cdef class WritePipeTransport(_PipeTransport):
             WritePipeTransport)
         _init_pipe_handle(transport, loop)
         return transport
-
-    cdef start(self, protocol, waiter, pipe):
-        if self._fd < 0:
-            self._adopted()
-        mode = os.fstat(self._fd).st_mode
-        # asyncio watches FIFOs and sockets only (not character devices).
-        self._watch_reader = stat_module.S_ISFIFO(mode) or stat_module.S_ISSOCK(mode)
-        _PipeTransport.start(self, protocol, waiter, pipe)
 
     def write(self, data):
         assert isinstance(data, (bytes, bytearray, memoryview)), repr(data)

@@ -1,54 +1,8 @@
-# What the loop's networking methods (loop.pyx) share: turning a Python socket into a
-# transport, and loop.sendfile()'s fallback over any transport.
+# sendfile: loop.sendfile() (over a transport) and loop.sock_sendfile() (over a
+# socket), with the kernel's sendfile() where it can, else by reading the file and
+# writing the chunks.
 #
-# The descriptor rule of every transport (stream.pyx): libuv owns the fd it is given.
-# A socket the loop created itself gives its fd away (socket.detach()); a socket the
-# user passed in stays the user's object and fd, libuv gets a dup(), and the transport
-# closes the user's socket after connection_lost(), as asyncio does.
-
-
-cdef int _dup_fd(int fd) except -1:
-    """A close-on-exec duplicate of fd."""
-    cdef int new_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)
-    if new_fd < 0:
-        raise_errno()
-    return new_fd
-
-
-cdef _check_pollable(int fd):
-    """Raise if epoll cannot watch fd (e.g. /dev/null): libuv would abort."""
-    try:
-        epoll = select_module.epoll
-    except AttributeError:
-        return
-    watcher = epoll()
-    try:
-        watcher.register(fd, select_module.EPOLLIN)
-    finally:
-        watcher.close()
-
-
-cdef UVStream _new_socket_transport(Loop loop, sock, bint users_socket):
-    """A stream transport (not started) over the connected socket `sock`: TCP for
-    AF_INET/AF_INET6, a plain stream (uv_pipe_t) for AF_UNIX and the rest."""
-    cdef UVStream transport
-    cdef int fd
-    if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
-        transport = TCPTransport.new(loop)
-    else:
-        transport = UnixTransport.new(loop)
-    try:
-        if users_socket:
-            transport._file = sock
-            fd = _dup_fd(sock.fileno())
-        else:
-            fd = sock.detach()
-        transport._open_fd(fd)
-    except BaseException:
-        transport._file = None
-        UVHandle.close(transport)
-        raise
-    return transport
+# Needs: UVStream (transports/stream.pyx), Loop._sock_wait (loop.pyx).
 
 
 class _SendfileFallbackProtocol(aio_protocols.Protocol):
@@ -159,3 +113,82 @@ async def _sendfile_native(Loop loop, UVStream transport, file, offset, count):
         if resume_reading:
             transport.resume_reading()
         loop._transports[fileno] = transport
+
+
+cdef class _SendFile:
+    """sock_sendfile's operation: os.sendfile() until count bytes or EOF."""
+    cdef object sock
+    cdef int fileno
+    cdef readonly object offset
+    cdef object count
+    cdef object blocksize
+    cdef readonly object total_sent
+
+    def __cinit__(self, sock, int fileno, offset, count, blocksize):
+        self.sock = sock
+        self.fileno = fileno
+        self.offset = offset
+        self.count = count
+        self.blocksize = blocksize
+        self.total_sent = 0
+
+    def __call__(self):
+        while True:
+            blocksize = self.blocksize
+            if self.count:
+                blocksize = self.count - self.total_sent
+                if blocksize <= 0:
+                    return self.total_sent
+            try:
+                sent = os.sendfile(self.sock.fileno(), self.fileno, self.offset,
+                                   blocksize)
+            except (BlockingIOError, InterruptedError):
+                raise BlockingIOError
+            except OSError as exc:
+                if self.total_sent == 0:
+                    # Not a regular (mmap-able) file, or sendfile() refused this
+                    # socket: the caller falls back to plain sends.
+                    raise aio_exceptions.SendfileNotAvailableError(
+                        "os.sendfile call failed") from exc
+                if exc.errno == ENOTCONN_CODE and type(exc) is not ConnectionError:
+                    raise ConnectionError("socket is not connected",
+                                          ENOTCONN_CODE) from exc
+                raise
+            if sent == 0:
+                return self.total_sent
+            self.offset += sent
+            self.total_sent += sent
+
+
+cdef int ENOTCONN_CODE = 107
+
+
+def _update_file_position(_SendFile sender, fut):
+    # The file position ends after the last byte sent, as with asyncio.
+    if sender.total_sent > 0:
+        os.lseek(sender.fileno, sender.offset, os.SEEK_SET)
+
+
+async def _sock_sendfile_native(Loop loop, sock, file, offset, count):
+    try:
+        fileno = file.fileno()
+    except (AttributeError, io_module.UnsupportedOperation):
+        raise aio_exceptions.SendfileNotAvailableError("not a regular file")
+    try:
+        fsize = os.fstat(fileno).st_size
+    except OSError:
+        raise aio_exceptions.SendfileNotAvailableError("not a regular file")
+    blocksize = count if count else fsize
+    if not blocksize:
+        return 0
+    sender = _SendFile(sock, fileno, offset, count, blocksize)
+    try:
+        result = sender()
+    except BlockingIOError:
+        pass
+    else:
+        _update_file_position(sender, None)
+        return result
+    fut = loop._sock_wait(sock, True, sender, ())
+    fut.add_done_callback(functools.partial(_update_file_position, sender))
+    return await fut

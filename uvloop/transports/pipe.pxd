@@ -1,18 +1,5 @@
-cdef class UnixTransport(UVSocketStream):
-    @staticmethod
-    cdef UnixTransport new(Loop loop)
-
-
-cdef class UnixServer(UVStreamServer):
-    @staticmethod
-    cdef UnixServer new(Loop loop)
-
-
 cdef class _PipeTransport(UVStream):
-    # The API for subprocess stdio (see pipe.pyx): new() -> [open_fd() or uv_spawn()]
-    # -> start(). Stable: the proc branch builds on it.
-    cdef open_fd(self, int fd)
-    cdef start(self, protocol, waiter, pipe)
+    pass
 
 
 cdef class ReadPipeTransport(_PipeTransport):

@@ -1,0 +1,81 @@
+# The machinery behind the loop's sock_* methods.
+#
+# Each method first tries its operation at once (Loop._sock_io; most calls complete
+# without waiting). When the socket would block, Loop._sock_wait() watches the fd and
+# retries `operation(*args)` each time it is ready: an operation raises BlockingIOError to say
+# "not yet", returns its result when done, or raises the error for the caller. The
+# future's done-callback removes the watch, so cancellation cleans up too.
+
+from asyncio import exceptions as aio_exceptions
+
+
+cdef _check_nonblocking_socket(sock):
+    aio_base_events._check_ssl_socket(sock)
+    if sock.gettimeout() != 0:
+        raise ValueError("the socket must be non-blocking")
+
+
+def _retry_sock_operation(fut, operation, tuple args):
+    if fut.done():
+        return
+    try:
+        result = operation(*args)
+    except (BlockingIOError, InterruptedError):
+        return
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
+def _stop_sock_wait(Loop loop, fileno, bint for_write, Handle handle, fut):
+    # The handle is cancelled when another sock_* call replaced this watch: that
+    # call owns the fd's registration now, so leave it alone.
+    if handle._cancelled:
+        return
+    if for_write:
+        loop._remove_writer(fileno)
+    else:
+        loop._remove_reader(fileno)
+
+
+def _accept_nonblocking(sock):
+    conn, address = sock.accept()
+    conn.setblocking(False)
+    return conn, address
+
+
+cdef class _SendAll:
+    """sock_sendall's operation: sends what is left, done when nothing is."""
+    cdef object sock
+    cdef object view
+    cdef Py_ssize_t sent
+
+    def __cinit__(self, sock, data, Py_ssize_t sent):
+        self.sock = sock
+        self.view = memoryview(data).cast('B')
+        self.sent = sent
+
+    def __call__(self):
+        self.sent += self.sock.send(self.view[self.sent:])
+        if self.sent < len(self.view):
+            raise BlockingIOError
+        return None
+
+
+cdef class _ConnectResult:
+    """sock_connect's operation: the outcome of a non-blocking connect()."""
+    cdef object sock
+    cdef object address
+
+    def __cinit__(self, sock, address):
+        self.sock = sock
+        self.address = address
+
+    def __call__(self):
+        err = self.sock.getsockopt(socket_module.SOL_SOCKET, socket_module.SO_ERROR)
+        if err != 0:
+            raise OSError(err, f'Connect call failed {self.address}')
+        return None
