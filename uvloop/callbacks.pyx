@@ -108,7 +108,7 @@ cdef class TimerHandle(Handle):
     def cancel(self):
         if not self._cancelled and self._heap_index >= 0:
             # Remove it from the heap at once, so a cancelled timer is freed now.
-            self._loop._timers_remove(self)
+            self._loop._timers.remove(self)
         Handle.cancel(self)
 
     def when(self):

@@ -18,6 +18,9 @@ include "callbacks.pxd"
 include "handles/handle.pxd"
 include "handles/timer.pxd"
 include "handles/async_.pxd"
+include "timers.pxd"
+include "fd_watches.pxd"
+include "signals.pxd"
 include "handles/poll.pxd"
 include "handles/process.pxd"
 include "net/sockaddr.pxd"
@@ -43,10 +46,7 @@ cdef class Loop:
         list _ready
         Py_ssize_t _ready_head
 
-        # Scheduled TimerHandles: a binary heap ordered by (when, seq).
-        list _timers
-        unsigned long long _timer_seq
-        UVTimer _wakeup_timer
+        TimerQueue _timers
 
         # call_soon_threadsafe: other threads append under `_threadsafe_lock` (a C
         # lock, so it is a real guard on free-threaded builds too) and wake the loop
@@ -57,9 +57,7 @@ cdef class Loop:
         bint _threadsafe_closed
         UVAsync _wakeup_async
 
-        # fd -> UVPoll for add_reader/add_writer; polls changed since the last uv_run().
-        dict _polls
-        list _polls_to_verify
+        FdWatches _fd_watches
         # fd -> transport, so add_reader refuses fds that a transport owns.
         object _transports
         # Where every stream and datagram read lands (handles/stream.pyx).
@@ -83,12 +81,7 @@ cdef class Loop:
         bint _coroutine_origin_tracking_enabled
         object _coroutine_origin_tracking_saved_depth
 
-        # Signals: Python's wakeup fd writes signal numbers into _signal_wakeup_w.
-        dict _signal_handlers
-        object _signal_wakeup_r
-        object _signal_wakeup_w
-        object _saved_wakeup_fd
-        bint _wakeup_fd_installed
+        SignalHandlers _signals
 
         # The process being spawned by this loop, while uv_spawn() runs: a spawn
         # started while it is set is re-entrant (see handles/process.pyx).
@@ -103,26 +96,9 @@ cdef class Loop:
     cdef _run_handle_debug(self, Handle handle)
     cdef _lock_threadsafe_queue(self)
     cdef _drain_threadsafe_queue(self)
-    cdef _verify_polls(self)
     cdef _handle_callback_error(self, exc, source)
 
-    cdef _timers_push(self, TimerHandle timer)
-    cdef _timers_remove(self, TimerHandle timer)
-    cdef _timers_sift_up(self, Py_ssize_t pos)
-    cdef _timers_sift_down(self, Py_ssize_t pos)
-    cdef _move_due_timers(self)
-    cdef _arm_wakeup_timer(self)
 
-    cdef _watch_fd(self, fd, bint for_write, Handle handle)
-    cdef bint _unwatch_fd(self, fd, bint for_write)
     cdef tuple _checked_watch(self, fd, callback, tuple args, str method)
-    cdef _add_reader(self, fd, Handle handle)
-    cdef bint _remove_reader(self, fd)
-    cdef _add_writer(self, fd, Handle handle)
-    cdef bint _remove_writer(self, fd)
-    cdef UVPoll _poll_for(self, int fd)
-    cdef _forget_poll_if_idle(self, UVPoll poll)
 
-    cdef _install_signal_wakeup(self)
-    cdef _uninstall_signal_wakeup(self)
     cdef _close_handles(self)

@@ -79,6 +79,9 @@ cdef object aio_TransportSocket = aio_trsock.TransportSocket
 include "errors.pyx"
 include "fds.pyx"
 include "callbacks.pyx"
+include "timers.pyx"
+include "fd_watches.pyx"
+include "signals.pyx"
 include "handles/handle.pyx"
 include "handles/timer.pyx"
 include "handles/async_.pyx"
@@ -172,16 +175,14 @@ cdef class Loop:
     def __init__(self):
         self._ready = []
         self._ready_head = 0
-        self._timers = []
         self._threadsafe_queue = []
-        self._polls = {}
-        self._polls_to_verify = []
+        self._fd_watches = FdWatches(self)
         self._transports = weakref.WeakValueDictionary()
         self._handles = set()
-        self._signal_handlers = {}
+        self._signals = SignalHandlers(self)
         self._asyncgens = weakref.WeakSet()
         self.slow_callback_duration = 0.1
-        self._wakeup_timer = UVTimer.new(self)
+        self._timers = TimerQueue(self)
         self._wakeup_async = UVAsync.new(self)
         self.set_debug(aio_coroutines._is_debug_mode())
 
@@ -242,7 +243,7 @@ cdef class Loop:
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                    finalizer=self._asyncgen_finalizer_hook)
             set_running_loop(self)
-            self._install_signal_wakeup()
+            self._signals.install_wakeup()
             while True:
                 self._run_once()
                 if self._stopping:
@@ -250,7 +251,7 @@ cdef class Loop:
         finally:
             self._stopping = False
             self._thread_id = None
-            self._uninstall_signal_wakeup()
+            self._signals.uninstall_wakeup()
             set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
@@ -301,17 +302,12 @@ cdef class Loop:
             aio_logger.debug("Close %r", self)
         self._closed = True
         try:
-            for sig in list(self._signal_handlers):
-                self.remove_signal_handler(sig)
+            self._signals.remove_all()
         finally:
             self._close_handles()
             self._ready = []
             self._ready_head = 0
-            for timer in self._timers:
-                (<TimerHandle>timer)._heap_index = -1
-            if UVLOOP_DEBUG:
-                uvloop_count(UVLOOP_TIMERS_SCHEDULED, -len(self._timers))
-            self._timers = []
+            self._timers.clear()
             self._executor_shutdown_called = True
             executor = self._default_executor
             if executor is not None:
@@ -326,14 +322,8 @@ cdef class Loop:
         self._threadsafe_queue = []
         PyThread_release_lock(self._threadsafe_lock)
 
-        for poll in list(self._polls.values()):
-            (<UVPoll>poll).close()
-        self._polls.clear()
-        self._polls_to_verify.clear()
-        for sock in (self._signal_wakeup_r, self._signal_wakeup_w):
-            if sock is not None:
-                sock.close()
-        self._signal_wakeup_r = self._signal_wakeup_w = None
+        self._fd_watches.close()
+        self._signals.close()
         for handle in list(self._handles):
             (<UVHandle>handle).close()
         # Close callbacks run at the end of a loop iteration; requests still in
@@ -359,9 +349,8 @@ cdef class Loop:
             mode = uv.UV_RUN_NOWAIT
         else:
             mode = uv.UV_RUN_ONCE
-            self._arm_wakeup_timer()
-        if self._polls_to_verify:
-            self._verify_polls()
+            self._timers.arm_wakeup()
+        self._fd_watches.verify()
         with nogil:
             uv.uv_run(self.uvloop, mode)
         if self._pending_exception is not None:
@@ -369,7 +358,7 @@ cdef class Loop:
             self._pending_exception = None
             raise exc
         self._drain_threadsafe_queue()
-        self._move_due_timers()
+        self._timers.move_due(self._ready)
         self._run_ready()
 
     cdef _run_ready(self):
@@ -495,166 +484,14 @@ cdef class Loop:
         _init_handle(timer, self, callback, args, context)
         timer._when = when
         timer._heap_index = -1
-        self._timers_push(timer)
+        self._timers.push(timer)
         return timer
 
     def time(self):
         """The loop's clock: CLOCK_MONOTONIC in seconds, as time.monotonic()."""
         return uv.uv_hrtime() * 1e-9
 
-    # ----- the timer heap ---------------------------------------------------------
-
-    cdef _timers_push(self, TimerHandle timer):
-        self._timer_seq += 1
-        timer._seq = self._timer_seq
-        timer._heap_index = len(self._timers)
-        self._timers.append(timer)
-        self._timers_sift_up(timer._heap_index)
-        if UVLOOP_DEBUG:
-            uvloop_count(UVLOOP_TIMERS_SCHEDULED, 1)
-
-    cdef _timers_remove(self, TimerHandle timer):
-        cdef list heap = self._timers
-        cdef Py_ssize_t pos = timer._heap_index
-        cdef TimerHandle last = <TimerHandle>heap.pop()
-        timer._heap_index = -1
-        if UVLOOP_DEBUG:
-            uvloop_count(UVLOOP_TIMERS_SCHEDULED, -1)
-        if last is timer:
-            return
-        heap[pos] = last
-        last._heap_index = pos
-        self._timers_sift_down(pos)
-        self._timers_sift_up(last._heap_index)
-
-    cdef _timers_sift_up(self, Py_ssize_t pos):
-        cdef list heap = self._timers
-        cdef TimerHandle item = <TimerHandle>heap[pos]
-        cdef TimerHandle parent
-        cdef Py_ssize_t parent_pos
-        while pos > 0:
-            parent_pos = (pos - 1) >> 1
-            parent = <TimerHandle>heap[parent_pos]
-            if not _timer_before(item, parent):
-                break
-            heap[pos] = parent
-            parent._heap_index = pos
-            pos = parent_pos
-        heap[pos] = item
-        item._heap_index = pos
-
-    cdef _timers_sift_down(self, Py_ssize_t pos):
-        cdef list heap = self._timers
-        cdef Py_ssize_t size = len(heap)
-        cdef TimerHandle item = <TimerHandle>heap[pos]
-        cdef TimerHandle child
-        cdef Py_ssize_t child_pos
-        while True:
-            child_pos = 2 * pos + 1
-            if child_pos >= size:
-                break
-            if (child_pos + 1 < size and
-                    _timer_before(<TimerHandle>heap[child_pos + 1],
-                                  <TimerHandle>heap[child_pos])):
-                child_pos += 1
-            child = <TimerHandle>heap[child_pos]
-            if not _timer_before(child, item):
-                break
-            heap[pos] = child
-            child._heap_index = pos
-            pos = child_pos
-        heap[pos] = item
-        item._heap_index = pos
-
-    cdef _move_due_timers(self):
-        cdef TimerHandle timer
-        if not self._timers:
-            return
-        cdef double now = uv.uv_hrtime() * 1e-9
-        while self._timers:
-            timer = <TimerHandle>self._timers[0]
-            if timer._when > now:
-                break
-            self._timers_remove(timer)
-            self._ready.append(timer)
-
-    cdef _arm_wakeup_timer(self):
-        cdef TimerHandle first
-        cdef double delay_ms
-        if not self._timers:
-            self._wakeup_timer.stop()
-            return
-        first = <TimerHandle>self._timers[0]
-        # libuv's timers count whole milliseconds of its own (possibly coarse) clock,
-        # which never runs ahead of uv_hrtime(): rounding the remaining time up from
-        # that clock's reading means the wake-up is never early.
-        uv.uv_update_time(self.uvloop)
-        delay_ms = ceil(first._when * 1e3 - <double>uv.uv_now(self.uvloop))
-        if delay_ms < 0:
-            delay_ms = 0
-        self._wakeup_timer.start(<uint64_t>delay_ms)
-
-    # ----- file descriptors -------------------------------------------------------
-
-    cdef UVPoll _poll_for(self, int fd):
-        poll = self._polls.get(fd)
-        if poll is None:
-            poll = UVPoll.new(self, fd)
-            self._polls[fd] = poll
-        return <UVPoll>poll
-
-    cdef _forget_poll_if_idle(self, UVPoll poll):
-        if poll.reader is None and poll.writer is None:
-            del self._polls[poll.fd]
-            poll.close()
-
-    cdef _verify_polls(self):
-        cdef UVPoll poll
-        for poll in self._polls_to_verify:
-            if poll.is_open() and poll._events and poll.fd_is_closed():
-                # The user closed the fd after add_reader/add_writer: drop the watch
-                # (asyncio's selector would never report it again either).
-                if poll.reader is not None:
-                    poll.reader.cancel()
-                if poll.writer is not None:
-                    poll.writer.cancel()
-                poll.reader = poll.writer = None
-                self._polls.pop(poll.fd, None)
-                poll.close()
-        self._polls_to_verify.clear()
-
-    cdef _watch_fd(self, fd, bint for_write, Handle handle):
-        cdef UVPoll poll = self._poll_for(fd)
-        old = poll.handle_for(for_write)
-        poll.set_handle(for_write, handle)
-        if old is not None:
-            (<Handle>old).cancel()
-
-    cdef bint _unwatch_fd(self, fd, bint for_write):
-        if self._closed:
-            return False
-        poll = self._polls.get(fd)
-        if poll is None:
-            return False
-        old = (<UVPoll>poll).handle_for(for_write)
-        if old is None:
-            return False
-        (<UVPoll>poll).set_handle(for_write, None)
-        (<Handle>old).cancel()
-        self._forget_poll_if_idle(<UVPoll>poll)
-        return True
-
-    cdef _add_reader(self, fd, Handle handle):
-        self._watch_fd(fd, False, handle)
-
-    cdef bint _remove_reader(self, fd):
-        return self._unwatch_fd(fd, False)
-
-    cdef _add_writer(self, fd, Handle handle):
-        self._watch_fd(fd, True, handle)
-
-    cdef bint _remove_writer(self, fd):
-        return self._unwatch_fd(fd, True)
+    # ----- file descriptors (the registry is in fd_watches.pyx) ------------------
 
     def _ensure_fd_no_transport(self, fd):
         fileno = _fileno_of(fd)
@@ -674,20 +511,20 @@ cdef class Loop:
     def add_reader(self, fd, callback, *args):
         """Call callback(*args) whenever fd is readable."""
         fileno, handle = self._checked_watch(fd, callback, args, 'add_reader')
-        self._add_reader(fileno, handle)
+        self._fd_watches.watch(fileno, False, handle)
 
     def remove_reader(self, fd):
         """Stop watching fd for reading; True if it was watched."""
-        return self._remove_reader(self._ensure_fd_no_transport(fd))
+        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), False)
 
     def add_writer(self, fd, callback, *args):
         """Call callback(*args) whenever fd is writable."""
         fileno, handle = self._checked_watch(fd, callback, args, 'add_writer')
-        self._add_writer(fileno, handle)
+        self._fd_watches.watch(fileno, True, handle)
 
     def remove_writer(self, fd):
         """Stop watching fd for writing; True if it was watched."""
-        return self._remove_writer(self._ensure_fd_no_transport(fd))
+        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), True)
 
     # ----- futures and tasks ------------------------------------------------------
 
@@ -884,60 +721,6 @@ cdef class Loop:
 
     # ----- signals ----------------------------------------------------------------
 
-    cdef _install_signal_wakeup(self):
-        # Python's C signal handler only sets a flag; while this thread sleeps in
-        # uv_run() nothing would run the Python-level handler (KeyboardInterrupt,
-        # asyncio.Runner's SIGINT handler). The wakeup fd makes the loop wake up and
-        # run them, as asyncio's selector loop does through EINTR.
-        if self._wakeup_fd_installed or \
-                threading.current_thread() is not threading.main_thread():
-            return
-        if self._signal_wakeup_r is None:
-            self._signal_wakeup_r, self._signal_wakeup_w = socket_module.socketpair()
-            self._signal_wakeup_r.setblocking(False)
-            self._signal_wakeup_w.setblocking(False)
-        try:
-            self._saved_wakeup_fd = signal_module.set_wakeup_fd(
-                self._signal_wakeup_w.fileno(), warn_on_full_buffer=False)
-        except (ValueError, OSError):
-            # Not the main interpreter, or the fd cannot be used: run without it.
-            return
-        self._wakeup_fd_installed = True
-        self._add_reader(self._signal_wakeup_r.fileno(),
-                         Handle(self._read_signal_wakeups, (), self, None))
-
-    cdef _uninstall_signal_wakeup(self):
-        # Signal handlers added with add_signal_handler keep the wakeup fd, as in
-        # asyncio, so their signals are still delivered at the next run.
-        if not self._wakeup_fd_installed or self._signal_handlers:
-            return
-        self._remove_reader(self._signal_wakeup_r.fileno())
-        try:
-            signal_module.set_wakeup_fd(self._saved_wakeup_fd)
-        except (ValueError, OSError):
-            pass
-        self._saved_wakeup_fd = None
-        self._wakeup_fd_installed = False
-
-    def _read_signal_wakeups(self):
-        while True:
-            try:
-                data = self._signal_wakeup_r.recv(4096)
-            except (BlockingIOError, InterruptedError):
-                break
-            if not data:
-                break
-            for signum in data:
-                handle = self._signal_handlers.get(signum)
-                if handle is None:
-                    continue
-                if (<Handle>handle)._cancelled:
-                    self.remove_signal_handler(signum)
-                else:
-                    self._append_ready(<Handle>handle)
-        # Run Python-level signal handlers now (e.g. raise KeyboardInterrupt).
-        PyErr_CheckSignals()
-
     def _check_signal(self, sig):
         if not isinstance(sig, int):
             raise TypeError(f'sig must be an int, not {sig!r}')
@@ -954,44 +737,12 @@ cdef class Loop:
         if threading.current_thread() is not threading.main_thread():
             raise RuntimeError('set_wakeup_fd only works in main thread '
                                'of the main interpreter')
-        self._install_signal_wakeup()
-        if not self._wakeup_fd_installed:
-            raise RuntimeError('set_wakeup_fd only works in main thread '
-                               'of the main interpreter')
-        self._signal_handlers[sig] = Handle(callback, args, self, None)
-        try:
-            # A no-op Python handler: the C handler writes the signal number to the
-            # wakeup fd, and _read_signal_wakeups dispatches it.
-            signal_module.signal(sig, _sighandler_noop)
-            signal_module.siginterrupt(sig, False)
-        except OSError as exc:
-            del self._signal_handlers[sig]
-            if not self._signal_handlers and not self.is_running():
-                self._uninstall_signal_wakeup()
-            if exc.errno == EINVAL_CODE:
-                raise RuntimeError(f'sig {sig} cannot be caught')
-            raise
+        self._signals.add(sig, Handle(callback, args, self, None))
 
     def remove_signal_handler(self, sig):
         """Remove the handler of `sig`; True if there was one."""
         self._check_signal(sig)
-        try:
-            del self._signal_handlers[sig]
-        except KeyError:
-            return False
-        if sig == signal_module.SIGINT:
-            handler = signal_module.default_int_handler
-        else:
-            handler = signal_module.SIG_DFL
-        try:
-            signal_module.signal(sig, handler)
-        except OSError as exc:
-            if exc.errno == EINVAL_CODE:
-                raise RuntimeError(f'sig {sig} cannot be caught')
-            raise
-        if not self._signal_handlers and not self.is_running():
-            self._uninstall_signal_wakeup()
-        return True
+        return self._signals.remove(sig)
 
     # ----- DNS --------------------------------------------------------------------
 
@@ -1096,10 +847,7 @@ cdef class Loop:
         fut = self.create_future()
         fileno = self._ensure_fd_no_transport(sock)
         handle = Handle(_retry_sock_operation, (fut, operation, args), self, None)
-        if for_write:
-            self._add_writer(fileno, handle)
-        else:
-            self._add_reader(fileno, handle)
+        self._fd_watches.watch(fileno, for_write, handle)
         fut.add_done_callback(
             functools.partial(_stop_sock_wait, self, fileno, for_write, handle))
         return fut
@@ -1540,13 +1288,6 @@ cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context
         handle._source_traceback = extract_stack(sys_getframe(0))
 
 
-cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
-    return a._when < b._when or (a._when == b._when and a._seq < b._seq)
-
-
-cdef int EINVAL_CODE = 22
-
-
 cdef tuple _new_unix_stream_socket(path, sock):
     """(path as str or bytes, a new AF_UNIX stream socket) for the Unix methods given a
     path; asyncio's error if a socket was given too."""
@@ -1618,10 +1359,6 @@ cdef list _bound_server_sockets(Loop loop, infos, reuse_address, reuse_port,
             for sock in sockets:
                 sock.close()
     return sockets
-
-
-def _sighandler_noop(signum, frame):
-    """Python-level handler for signals dispatched through the wakeup fd."""
 
 
 cdef bint _is_numeric_service(port):

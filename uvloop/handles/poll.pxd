@@ -6,9 +6,9 @@ cdef class UVPoll(UVHandle):
         int _events
 
     cdef inline Handle handle_for(self, bint for_write)
-    cdef set_handle(self, bint for_write, Handle handle)
+    cdef bint set_handle(self, bint for_write, Handle handle) except -1
     cdef bint fd_is_closed(self)
-    cdef _update(self)
+    cdef bint _update(self) except -1
 
     @staticmethod
     cdef UVPoll new(Loop loop, int fd)

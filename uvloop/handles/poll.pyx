@@ -5,12 +5,10 @@
 # the ready queue and runs with the rest of the batch, as in asyncio.
 #
 # libuv applies epoll changes lazily, at the next uv_run(), and aborts the process if
-# that epoll_ctl() fails. Two rules keep a user's fd mistakes from reaching it:
-# - every change of the event mask is a full stop + start, so libuv issues EPOLL_CTL_ADD
-#   (never MOD, which fails on a closed-and-reused fd number);
-# - the loop re-checks each changed fd just before uv_run() (`fd_is_closed`) and drops
-#   the watch of an fd the user closed meanwhile; like asyncio, such a watch never fires.
-# Owned by the loop (its `_polls` map); handle life rules in handle.pyx.
+# that epoll_ctl() fails. Every change of the event mask is a full stop + start, so
+# libuv issues EPOLL_CTL_ADD (never MOD, which fails on a closed-and-reused fd number);
+# the loop's FdWatches (fd_watches.pyx) re-checks each started poll before uv_run().
+# Owned by FdWatches (or a write pipe's reader watch); handle life rules in handle.pyx.
 
 
 cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
@@ -45,21 +43,23 @@ cdef class UVPoll(UVHandle):
     cdef inline Handle handle_for(self, bint for_write):
         return self.writer if for_write else self.reader
 
-    cdef set_handle(self, bint for_write, Handle handle):
+    cdef bint set_handle(self, bint for_write, Handle handle) except -1:
+        """Set (or clear, with None) one side; True if the epoll watch was started
+        anew (libuv registers it at the next uv_run())."""
         if for_write:
             self.writer = handle
         else:
             self.reader = handle
-        self._update()
+        return self._update()
 
-    cdef _update(self):
+    cdef bint _update(self) except -1:
         cdef int events = 0
         if self.reader is not None:
             events |= uv.UV_READABLE
         if self.writer is not None:
             events |= uv.UV_WRITABLE
         if events == self._events:
-            return
+            return False
         self._events = events
         # Stop first (an immediate EPOLL_CTL_DEL) so the start below is an ADD.
         uv.uv_poll_stop(<uv.uv_poll_t*>self._handle)
@@ -69,7 +69,8 @@ cdef class UVPoll(UVHandle):
             if err < 0:
                 self._events = 0
                 raise convert_error(err)
-            self._loop._polls_to_verify.append(self)
+            return True
+        return False
 
     cdef bint fd_is_closed(self):
         return fcntl(self.fd, F_GETFD) == -1 and errno == EBADF

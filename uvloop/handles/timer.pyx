@@ -1,6 +1,6 @@
 # UVTimer: the loop's one wake-up timer.
 #
-# TimerHandles live in the loop's own heap (loop.pyx); this uv_timer_t only bounds how
+# TimerHandles live in the loop's TimerQueue (timers.pyx); this uv_timer_t only bounds how
 # long uv_run() may sleep, armed for the earliest deadline before each blocking
 # iteration. Its callback does nothing: returning from uv_run() is the whole point.
 # Owned and closed by its loop; handle life rules in handle.pyx.

@@ -130,3 +130,5 @@ cdef extern from "errno.h" nogil:
     int EWOULDBLOCK
     int EINPROGRESS
     int EIO
+    int ENOTCONN
+    int ENAMETOOLONG

@@ -150,9 +150,9 @@ cdef class _SendFile:
                     # socket: the caller falls back to plain sends.
                     raise aio_exceptions.SendfileNotAvailableError(
                         "os.sendfile call failed") from exc
-                if exc.errno == ENOTCONN_CODE and type(exc) is not ConnectionError:
+                if exc.errno == ENOTCONN and type(exc) is not ConnectionError:
                     raise ConnectionError("socket is not connected",
-                                          ENOTCONN_CODE) from exc
+                                          ENOTCONN) from exc
                 raise
             if sent == 0:
                 return self.total_sent
@@ -160,7 +160,6 @@ cdef class _SendFile:
             self.total_sent += sent
 
 
-cdef int ENOTCONN_CODE = 107
 
 
 def _update_file_position(_SendFile sender, fut):

@@ -35,10 +35,7 @@ def _stop_sock_wait(Loop loop, fileno, bint for_write, Handle handle, fut):
     # call owns the fd's registration now, so leave it alone.
     if handle._cancelled:
         return
-    if for_write:
-        loop._remove_writer(fileno)
-    else:
-        loop._remove_reader(fileno)
+    loop._fd_watches.unwatch(fileno, for_write)
 
 
 def _accept_nonblocking(sock):

@@ -80,7 +80,7 @@ cdef int _numeric_sockaddr(object address, int family, sockaddr_storage* out,
                             f'{type(address).__name__}')
         addr_un = <sockaddr_un*>out
         if len(path) > sizeof(addr_un.sun_path):
-            raise OSError(36, 'AF_UNIX path too long')
+            raise OSError(ENAMETOOLONG, 'AF_UNIX path too long')
         addr_un.sun_family = AF_UNIX
         memcpy(addr_un.sun_path, <char*>path, len(path))
         outlen[0] = <socklen_t>((<char*>addr_un.sun_path - <char*>addr_un) +
