@@ -7,6 +7,20 @@
 # get_context, the repr, the exception-handler context on failure) but are cdef classes:
 # the ready queue and the timer heap touch their fields without Python attribute lookups.
 
+import sys
+
+cdef object sys_getframe = sys._getframe
+
+
+cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context):
+    """Fill a Handle made with __new__ (the fast path of call_soon and friends)."""
+    handle._callback = callback
+    handle._args = args
+    handle._loop = loop
+    handle._context = PyContext_CopyCurrent() if context is None else context
+    if loop._debug:
+        handle._source_traceback = aio_extract_stack(sys_getframe(0))
+
 
 cdef _new_context_or(context):
     if context is None:
@@ -31,7 +45,7 @@ cdef class Handle:
         self._loop = loop
         self._context = _new_context_or(context)
         if self._loop._debug:
-            self._source_traceback = extract_stack(sys_getframe(0))
+            self._source_traceback = aio_extract_stack(sys_getframe(0))
 
     cdef _run(self):
         cdef object callback = self._callback
@@ -56,7 +70,7 @@ cdef class Handle:
     cdef _report_error(self, exc):
         context = {
             'message': (f'Exception in callback '
-                        f'{format_callback_source(self._callback, self._args)}'),
+                        f'{aio_format_callback_source(self._callback, self._args)}'),
             'exception': exc,
             'handle': self,
         }
@@ -85,7 +99,7 @@ cdef class Handle:
         if self._cancelled:
             info.append('cancelled')
         if self._callback is not None:
-            info.append(format_callback_source(self._callback, self._args))
+            info.append(aio_format_callback_source(self._callback, self._args))
         if self._source_traceback:
             frame = self._source_traceback[-1]
             info.append(f'created at {frame[0]}:{frame[1]}')

@@ -4,6 +4,11 @@
 # (ConnectionRefusedError, FileNotFoundError, ...) that the socket module would raise.
 # Resolver errors (UV_EAI_*) become socket.gaierror with the system's EAI_* code.
 
+import os
+import socket as socket_module
+
+cdef object os_strerror = os.strerror
+
 
 # Built at import, not lazily: loops in many threads read it without a lock.
 cdef dict _gaierror_codes = {

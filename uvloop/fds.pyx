@@ -1,5 +1,7 @@
 # File descriptor helpers shared by the handles, transports and fd watches.
 
+import select as select_module
+
 
 cdef int _dup_fd(int fd) except -1:
     """A close-on-exec duplicate of fd."""

@@ -11,82 +11,49 @@
 #   4. the callbacks ready at that point run, in order; later ones wait a round.
 
 cimport cython
-from libc.stdint cimport uint16_t, uint32_t, uint64_t
-from libc.math cimport ceil
-from libc.string cimport memcmp, memcpy, memset
-from posix.signal cimport SIG_BLOCK
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
-                             PyBUF_WRITABLE)
-from cpython.bytearray cimport PyByteArray_AS_STRING
-from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
-                            PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
+from libc.stdint cimport uint64_t
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF, Py_DECREF, Py_XDECREF
 
+# The declarations every part uses (libuv, the system, CPython's C API, the debug
+# counters); each included file cimports anything else it needs itself, and imports
+# the Python modules it uses.
 from .includes cimport uv
 from .includes.debug cimport *
 from .includes.python cimport *
 from .includes.system cimport *
 from .includes.spawn cimport *
+from cpython.pycapsule cimport PyCapsule_New
 
 import asyncio
-import collections
 import concurrent.futures
-import errno as errno_module
-import fcntl as fcntl_module
-import functools
-import io as io_module
-import itertools
-import os
-import select as select_module
 import signal as signal_module
 import socket as socket_module
 import subprocess
-import stat as stat_module
 import sys
 import threading
 import warnings
 import weakref
 
-from asyncio import base_events as aio_base_events
-from asyncio import constants as aio_constants
-from asyncio import coroutines as aio_coroutines
-from asyncio import events as aio_events
-from asyncio import format_helpers as aio_format_helpers
-from asyncio import futures as aio_futures
-from asyncio import protocols as aio_protocols
-from asyncio import staggered as aio_staggered
-from asyncio import tasks as aio_tasks
-from asyncio import trsock as aio_trsock
-from asyncio.log import logger as aio_logger
-
-cdef object sys_getframe = sys._getframe
-cdef object extract_stack = aio_format_helpers.extract_stack
-cdef object format_callback_source = aio_format_helpers._format_callback_source
-cdef object os_strerror = os.strerror
 cdef object get_thread_ident = threading.get_ident
-cdef object set_running_loop = aio_events._set_running_loop
-cdef object get_running_loop_or_none = aio_events._get_running_loop
-cdef object isfuture = aio_futures.isfuture
-cdef object ensure_future = aio_tasks.ensure_future
-cdef object aio_Task = aio_tasks.Task
+cdef object isfuture = asyncio.isfuture
+cdef object ensure_future = asyncio.ensure_future
+cdef object aio_Task = asyncio.Task
 cdef object aio_Future = asyncio.Future
-cdef object wrap_future = aio_futures.wrap_future
-cdef object aio_set_result_unless_cancelled = aio_futures._set_result_unless_cancelled
-cdef object aio_BufferedProtocol = asyncio.BufferedProtocol
-cdef object aio_TransportSocket = aio_trsock.TransportSocket
+cdef object wrap_future = asyncio.wrap_future
 
+# Bottom up: the layers of architecture.md (loop.pxd declares them in this order).
+include "asyncio_compat.pyx"
 include "errors.pyx"
 include "fds.pyx"
 include "callbacks.pyx"
-include "timers.pyx"
-include "fd_watches.pyx"
-include "signals.pyx"
 include "handles/handle.pyx"
 include "handles/timer.pyx"
 include "handles/async_.pyx"
 include "handles/poll.pyx"
 include "handles/process.pyx"
+include "timers.pyx"
+include "fd_watches.pyx"
+include "signals.pyx"
 include "net/sockaddr.pyx"
 include "transports/transport.pyx"
 include "transports/stream.pyx"
@@ -95,6 +62,7 @@ include "transports/unix.pyx"
 include "transports/pipe.pyx"
 include "transports/udp.pyx"
 include "transports/subprocess.pyx"
+include "net/dns.pyx"
 include "net/sock.pyx"
 include "net/connect.pyx"
 include "net/server.pyx"
@@ -110,11 +78,11 @@ cdef _check_callback(callback, str method, bint full):
     coroutine markers) when `full` (debug mode).
     """
     if not PyCallable_Check(callback):
-        if aio_coroutines.iscoroutine(callback):
+        if asyncio.iscoroutine(callback):
             raise TypeError(f"coroutines cannot be used with {method}()")
         raise TypeError(f'a callable object was expected by {method}(), '
                         f'got {callback!r}')
-    if _is_async_def(callback) or (full and aio_coroutines.iscoroutinefunction(callback)):
+    if _is_async_def(callback) or (full and asyncio.iscoroutinefunction(callback)):
         raise TypeError(f"coroutines cannot be used with {method}()")
 
 
@@ -184,7 +152,7 @@ cdef class Loop:
         self.slow_callback_duration = 0.1
         self._timers = TimerQueue(self)
         self._wakeup_async = UVAsync.new(self)
-        self.set_debug(aio_coroutines._is_debug_mode())
+        self.set_debug(aio_is_debug_mode())
 
     def __dealloc__(self):
         # A loop that was never closed: Loop.__del__ closed it when possible. What
@@ -226,7 +194,7 @@ cdef class Loop:
     def _check_running(self):
         if self.is_running():
             raise RuntimeError('This event loop is already running')
-        if get_running_loop_or_none() is not None:
+        if aio_get_running_loop_or_none() is not None:
             raise RuntimeError(
                 'Cannot run the event loop while another loop is running')
 
@@ -242,7 +210,7 @@ cdef class Loop:
             self._thread_id = get_thread_ident()
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
                                    finalizer=self._asyncgen_finalizer_hook)
-            set_running_loop(self)
+            aio_set_running_loop(self)
             self._signals.install_wakeup()
             while True:
                 self._run_once()
@@ -252,7 +220,7 @@ cdef class Loop:
             self._stopping = False
             self._thread_id = None
             self._signals.uninstall_wakeup()
-            set_running_loop(None)
+            aio_set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
 
@@ -602,7 +570,7 @@ cdef class Loop:
             self._default_executor.shutdown(wait=True)
             if not self.is_closed():
                 self.call_soon_threadsafe(
-                    aio_futures._set_result_unless_cancelled, future, None)
+                    aio_set_result_unless_cancelled, future, None)
         except Exception as ex:
             if not self.is_closed() and not future.cancelled():
                 self.call_soon_threadsafe(future.set_exception, ex)
@@ -654,7 +622,7 @@ cdef class Loop:
     def default_exception_handler(self, context):
         """Log the context: the message, the exception with its traceback, and
         (in debug mode) where the failing handle was created."""
-        aio_base_events.BaseEventLoop.default_exception_handler(self, context)
+        aio_default_exception_handler(self, context)
 
     def call_exception_handler(self, context):
         """Pass `context` to the exception handler; errors there are logged."""
@@ -713,7 +681,7 @@ cdef class Loop:
             self._coroutine_origin_tracking_saved_depth = (
                 sys.get_coroutine_origin_tracking_depth())
             sys.set_coroutine_origin_tracking_depth(
-                aio_constants.DEBUG_STACK_DEPTH)
+                aio_DEBUG_STACK_DEPTH)
         else:
             sys.set_coroutine_origin_tracking_depth(
                 self._coroutine_origin_tracking_saved_depth)
@@ -729,8 +697,8 @@ cdef class Loop:
 
     def add_signal_handler(self, sig, callback, *args):
         """Call callback(*args) when signal `sig` arrives (main thread only)."""
-        if (aio_coroutines.iscoroutine(callback) or
-                aio_coroutines.iscoroutinefunction(callback)):
+        if (asyncio.iscoroutine(callback) or
+                asyncio.iscoroutinefunction(callback)):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         self._check_signal(sig)
         self._check_closed()
@@ -749,67 +717,44 @@ cdef class Loop:
     async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
         """socket.getaddrinfo() without blocking the loop. Numeric hosts and ports
         are resolved at once; names go to the default executor, as in asyncio."""
-        if _is_numeric_service(port):
-            try:
-                return socket_module.getaddrinfo(
-                    host, port, family, type, proto,
-                    flags | socket_module.AI_NUMERICHOST |
-                    socket_module.AI_NUMERICSERV)
-            except socket_module.gaierror:
-                pass
-        return await self.run_in_executor(
-            None, socket_module.getaddrinfo, host, port, family, type, proto, flags)
+        return await _getaddrinfo(self, host, port, family, type, proto, flags)
 
     async def getnameinfo(self, sockaddr, flags=0):
         """socket.getnameinfo() without blocking the loop."""
-        numeric = socket_module.NI_NUMERICHOST | socket_module.NI_NUMERICSERV
-        if flags & numeric == numeric:
-            return socket_module.getnameinfo(sockaddr, flags)
-        return await self.run_in_executor(
-            None, socket_module.getnameinfo, sockaddr, flags)
+        return await _getnameinfo(self, sockaddr, flags)
 
-    # ----- sockets (the sock_* methods; the machinery is in sockets.pyx) -------------
-
-    async def _sock_io(self, sock, bint for_write, operation, tuple args):
-        """operation(*args) at once if the socket is ready, else each time it is
-        ready until it no longer raises BlockingIOError."""
-        _check_nonblocking_socket(sock)
-        try:
-            return operation(*args)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._sock_wait(sock, for_write, operation, args)
+    # ----- sockets (the sock_* methods; the machinery is in net/sock.pyx) ------------
 
     async def sock_recv(self, sock, n):
         """Receive up to n bytes from a non-blocking socket."""
-        return await self._sock_io(sock, False, sock.recv, (n,))
+        return await _sock_io(self, sock, False, sock.recv, (n,))
 
     async def sock_recv_into(self, sock, buf):
         """Receive into buf; returns the number of bytes received."""
-        return await self._sock_io(sock, False, sock.recv_into, (buf,))
+        return await _sock_io(self, sock, False, sock.recv_into, (buf,))
 
     async def sock_recvfrom(self, sock, bufsize):
         """Receive a datagram: (bytes, address)."""
-        return await self._sock_io(sock, False, sock.recvfrom, (bufsize,))
+        return await _sock_io(self, sock, False, sock.recvfrom, (bufsize,))
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         """Receive a datagram into buf: (nbytes, address)."""
-        return await self._sock_io(sock, False, sock.recvfrom_into,
+        return await _sock_io(self, sock, False, sock.recvfrom_into,
                                    (buf, nbytes or len(buf)))
 
     async def sock_sendall(self, sock, data):
         """Send all of data; returns None once the kernel took every byte."""
-        return await self._sock_io(sock, True, _SendAll(sock, data, 0), ())
+        return await _sock_io(self, sock, True, _SendAll(sock, data, 0), ())
 
     async def sock_sendto(self, sock, data, address):
         """Send a datagram to address; returns the number of bytes sent."""
-        return await self._sock_io(sock, True, sock.sendto, (data, 0, address))
+        return await _sock_io(self, sock, True, sock.sendto, (data, 0, address))
 
     async def sock_connect(self, sock, address):
         """Connect a non-blocking socket (resolving host names first)."""
         _check_nonblocking_socket(sock)
         if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
-            resolved = await aio_base_events.BaseEventLoop._ensure_resolved(
+            resolved = await aio_ensure_resolved(
                 self, address, family=sock.family, type=sock.type,
                 proto=sock.proto, loop=self)
             address = resolved[0][4]
@@ -818,44 +763,32 @@ cdef class Loop:
             return
         except (BlockingIOError, InterruptedError):
             pass
-        return await self._sock_wait(sock, True, _ConnectResult(sock, address), ())
+        return await _sock_wait(self, sock, True, _ConnectResult(sock, address), ())
 
     async def sock_accept(self, sock):
         """Accept a connection: (non-blocking socket, address)."""
-        return await self._sock_io(sock, False, _accept_nonblocking, (sock,))
+        return await _sock_io(self, sock, False, _accept_nonblocking, (sock,))
 
     async def sock_sendfile(self, sock, file, offset=0, count=None, *,
                             fallback=True):
-        """Send a file over a socket with the kernel's sendfile()."""
+        """Send a file over a socket with the kernel's sendfile(); asyncio's own
+        method does the checks and the fallback, through the three below."""
         _check_nonblocking_socket(sock)
-        return await aio_base_events.BaseEventLoop.sock_sendfile(
+        return await aio_sock_sendfile(
             self, sock, file, offset, count, fallback=fallback)
 
     def _check_sendfile_params(self, sock, file, offset, count):
-        return aio_base_events.BaseEventLoop._check_sendfile_params(
-            self, sock, file, offset, count)
+        return aio_check_sendfile_params(self, sock, file, offset, count)
 
     async def _sock_sendfile_native(self, sock, file, offset, count):
         return await _sock_sendfile_native(self, sock, file, offset, count)
 
     async def _sock_sendfile_fallback(self, sock, file, offset, count):
-        return await aio_base_events.BaseEventLoop._sock_sendfile_fallback(
-            self, sock, file, offset, count)
-
-    def _sock_wait(self, sock, bint for_write, operation, tuple args):
-        """A future for operation(*args), retried each time sock is ready."""
-        fut = self.create_future()
-        fileno = self._ensure_fd_no_transport(sock)
-        handle = Handle(_retry_sock_operation, (fut, operation, args), self, None)
-        self._fd_watches.watch(fileno, for_write, handle)
-        fut.add_done_callback(
-            functools.partial(_stop_sock_wait, self, fileno, for_write, handle))
-        return fut
+        return await aio_sock_sendfile_fallback(self, sock, file, offset, count)
 
     # ----- streams: TCP and Unix sockets ------------------------------------------
-    # Argument checks and error messages are asyncio's, in asyncio's order; name
-    # resolution and connecting use asyncio's own helpers over our sock_* methods.
-    # The transports are ours (handles/tcp.pyx, handles/pipe.pyx, network.pyx).
+    # Argument checks and error messages are asyncio's, in asyncio's order; the work
+    # is in net/connect.pyx (connecting, the transport) and net/server.pyx.
 
     async def create_connection(
             self, protocol_factory, host=None, port=None, *, ssl=None, family=0,
@@ -874,7 +807,7 @@ cdef class Loop:
             server_hostname = host
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
-            aio_base_events._check_ssl_socket(sock)
+            aio_check_ssl_socket(sock)
         if happy_eyeballs_delay is not None and interleave is None:
             interleave = 1
 
@@ -882,39 +815,9 @@ cdef class Loop:
             if sock is not None:
                 raise ValueError(
                     'host/port and sock can not be specified at the same time')
-            infos = await self._ensure_resolved(
-                (host, port), family=family, type=socket_module.SOCK_STREAM,
-                proto=proto, flags=flags, loop=self)
-            if not infos:
-                raise OSError('getaddrinfo() returned empty list')
-            laddr_infos = None
-            if local_addr is not None:
-                laddr_infos = await self._ensure_resolved(
-                    local_addr, family=family, type=socket_module.SOCK_STREAM,
-                    proto=proto, flags=flags, loop=self)
-                if not laddr_infos:
-                    raise OSError('getaddrinfo() returned empty list')
-            if interleave:
-                infos = aio_base_events._interleave_addrinfos(infos, interleave)
-
-            exceptions = []      # one list of errors per address tried
-            if happy_eyeballs_delay is None:
-                for addrinfo in infos:
-                    try:
-                        sock = await self._connect_sock(
-                            exceptions, addrinfo, laddr_infos)
-                        break
-                    except OSError:
-                        continue
-            else:
-                sock, _, _ = await aio_staggered.staggered_race(
-                    (functools.partial(self._connect_sock, exceptions, addrinfo,
-                                       laddr_infos)
-                     for addrinfo in infos),
-                    happy_eyeballs_delay, loop=self)
-            if sock is None:
-                raise _connect_error([exc for sub in exceptions for exc in sub],
-                                     all_errors)
+            sock = await _connect_tcp(self, host, port, family, proto, flags,
+                                      local_addr, happy_eyeballs_delay, interleave,
+                                      all_errors)
             users_socket = False
         else:
             if sock is None:
@@ -925,8 +828,8 @@ cdef class Loop:
                 raise ValueError(f'A Stream Socket was expected, got {sock!r}')
             users_socket = True
 
-        transport, protocol = await self._create_connection_transport(
-            sock, protocol_factory, users_socket, ssl, server_hostname, False,
+        transport, protocol = await _open_stream_transport(
+            self, sock, protocol_factory, users_socket, ssl, server_hostname, False,
             ssl_handshake_timeout, ssl_shutdown_timeout)
         if self._debug:
             aio_logger.debug("%r connected to %s:%r: (%r, %r)",
@@ -936,44 +839,9 @@ cdef class Loop:
 
     def _ensure_resolved(self, address, *, family=0, type=socket_module.SOCK_STREAM,
                          proto=0, flags=0, loop):
-        return aio_base_events.BaseEventLoop._ensure_resolved(
-            self, address, family=family, type=type, proto=proto, flags=flags,
-            loop=loop)
-
-    def _connect_sock(self, exceptions, addr_info, local_addr_infos=None):
-        """Create, bind and connect one socket (asyncio's, over our sock_connect)."""
-        return aio_base_events.BaseEventLoop._connect_sock(
-            self, exceptions, addr_info, local_addr_infos)
-
-    async def _create_connection_transport(
-            self, sock, protocol_factory, bint users_socket, ssl=None,
-            server_hostname=None, bint server_side=False,
-            ssl_handshake_timeout=None, ssl_shutdown_timeout=None):
-        sock.setblocking(False)
-        try:
-            protocol = protocol_factory()
-        except BaseException:
-            if not users_socket:
-                sock.close()
-            raise
-        waiter = self.create_future()
-        cdef UVStream transport = _new_socket_transport(self, sock, users_socket)
-        if ssl:
-            # The TLS protocol sets the waiter once the handshake is done.
-            tls_protocol = _new_tls_protocol(
-                self, protocol, ssl, waiter, server_side, server_hostname,
-                ssl_handshake_timeout, ssl_shutdown_timeout)
-            transport._start(tls_protocol, None, None)
-            user_transport = tls_protocol._app_transport
-        else:
-            transport._start(protocol, waiter, None)
-            user_transport = transport
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            raise
-        return user_transport, protocol
+        # asyncio's create_datagram_endpoint (which we call) resolves through this.
+        return aio_ensure_resolved(self, address, family=family, type=type,
+                                   proto=proto, flags=flags, loop=loop)
 
     async def connect_accepted_socket(self, protocol_factory, sock, *, ssl=None,
                                       ssl_handshake_timeout=None,
@@ -982,9 +850,9 @@ cdef class Loop:
         if sock.type != socket_module.SOCK_STREAM:
             raise ValueError(f'A Stream Socket was expected, got {sock!r}')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
-        aio_base_events._check_ssl_socket(sock)
-        transport, protocol = await self._create_connection_transport(
-            sock, protocol_factory, True, ssl, None, True, ssl_handshake_timeout,
+        aio_check_ssl_socket(sock)
+        transport, protocol = await _open_stream_transport(
+            self, sock, protocol_factory, True, ssl, None, True, ssl_handshake_timeout,
             ssl_shutdown_timeout)
         if self._debug:
             aio_logger.debug("%r handled: (%r, %r)",
@@ -1006,21 +874,15 @@ cdef class Loop:
             raise ValueError('server_hostname is only meaningful with ssl')
         if path is not None:
             path, sock = _new_unix_stream_socket(path, sock)
-            try:
-                sock.setblocking(False)
-                await self.sock_connect(sock, path)
-            except BaseException:
-                sock.close()
-                raise
+            await _connect_unix(self, sock, path)
             users_socket = False
         else:
             if sock is None:
                 raise ValueError('no path and sock were specified')
             _check_unix_stream_socket(sock)
-            sock.setblocking(False)
             users_socket = True
-        return await self._create_connection_transport(
-            sock, protocol_factory, users_socket, ssl, server_hostname, False,
+        return await _open_stream_transport(
+            self, sock, protocol_factory, users_socket, ssl, server_hostname, False,
             ssl_handshake_timeout, ssl_shutdown_timeout)
 
     async def create_server(
@@ -1035,7 +897,7 @@ cdef class Loop:
             raise TypeError('ssl argument must be an SSLContext or None')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
         if sock is not None:
-            aio_base_events._check_ssl_socket(sock)
+            aio_check_ssl_socket(sock)
 
         if host is not None or port is not None:
             if sock is not None:
@@ -1043,19 +905,8 @@ cdef class Loop:
                     'host/port and sock can not be specified at the same time')
             if reuse_address is None:
                 reuse_address = os.name == 'posix' and sys.platform != 'cygwin'
-            if host == '':
-                hosts = [None]
-            elif (isinstance(host, str) or
-                  not isinstance(host, collections.abc.Iterable)):
-                hosts = [host]
-            else:
-                hosts = host
-            infos = await aio_tasks.gather(*[
-                self._create_server_getaddrinfo(h, port, family, flags)
-                for h in hosts])
-            infos = set(itertools.chain.from_iterable(infos))
-            sockets = _bound_server_sockets(
-                self, infos, reuse_address, reuse_port, keep_alive)
+            sockets = await _bound_tcp_sockets(self, host, port, family, flags,
+                                               reuse_address, reuse_port, keep_alive)
         else:
             if sock is None:
                 raise ValueError('Neither host/port nor sock were specified')
@@ -1063,26 +914,12 @@ cdef class Loop:
                 raise ValueError(f'A Stream Socket was expected, got {sock!r}')
             sockets = [sock]
 
-        for sock in sockets:
-            sock.setblocking(False)
-        server = Server(self, sockets, _tls_server_protocol_factory(
-            self, protocol_factory, ssl, ssl_handshake_timeout, ssl_shutdown_timeout),
-            backlog)
-        if start_serving:
-            server._start_serving()
-            # As asyncio: let one iteration pass before returning.
-            await aio_tasks.sleep(0)
+        server = await _serve(self, sockets, protocol_factory, backlog, ssl,
+                              ssl_handshake_timeout, ssl_shutdown_timeout,
+                              start_serving, None)
         if self._debug:
             aio_logger.info("%r is serving", server)
         return server
-
-    async def _create_server_getaddrinfo(self, host, port, family, flags):
-        infos = await self._ensure_resolved(
-            (host, port), family=family, type=socket_module.SOCK_STREAM,
-            flags=flags, loop=self)
-        if not infos:
-            raise OSError(f'getaddrinfo({host!r}) returned empty list')
-        return infos
 
     async def create_unix_server(
             self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
@@ -1097,47 +934,14 @@ cdef class Loop:
 
         if path is not None:
             path, sock = _new_unix_stream_socket(path, sock)
-            if path[0] not in (0, '\x00'):     # not an abstract socket
-                try:
-                    if stat_module.S_ISSOCK(os.stat(path).st_mode):
-                        os.remove(path)
-                except FileNotFoundError:
-                    pass
-                except OSError as err:
-                    aio_logger.error('Unable to check or remove stale UNIX socket '
-                                     '%r: %r', path, err)
-            try:
-                sock.bind(path)
-            except OSError as exc:
-                sock.close()
-                if exc.errno == errno_module.EADDRINUSE:
-                    raise OSError(errno_module.EADDRINUSE,
-                                  f'Address {path!r} is already in use') from None
-                raise
-            except BaseException:
-                sock.close()
-                raise
+            _bind_unix_socket(sock, path)
         else:
             if sock is None:
                 raise ValueError('path was not specified, and no sock specified')
             _check_unix_stream_socket(sock)
-
-        inodes = {}
-        if cleanup_socket:
-            bound = sock.getsockname()
-            if bound and bound[0] not in (0, '\x00'):
-                try:
-                    inodes[sock] = os.stat(bound).st_ino
-                except FileNotFoundError:
-                    pass
-        sock.setblocking(False)
-        server = Server(self, [sock], _tls_server_protocol_factory(
-            self, protocol_factory, ssl, ssl_handshake_timeout, ssl_shutdown_timeout),
-            backlog, inodes)
-        if start_serving:
-            server._start_serving()
-            await aio_tasks.sleep(0)
-        return server
+        return await _serve(self, [sock], protocol_factory, backlog, ssl,
+                            ssl_handshake_timeout, ssl_shutdown_timeout,
+                            start_serving, _unix_socket_inodes(sock, cleanup_socket))
 
     async def sendfile(self, transport, file, offset=0, count=None, *,
                        fallback=True):
@@ -1145,22 +949,7 @@ cdef class Loop:
         sockets, else (fallback=True) by reading it and writing the chunks."""
         if transport.is_closing():
             raise RuntimeError("Transport is closing")
-        mode = getattr(transport, '_sendfile_compatible',
-                       aio_constants._SendfileMode.UNSUPPORTED)
-        if mode is aio_constants._SendfileMode.UNSUPPORTED:
-            raise RuntimeError(
-                f"sendfile is not supported for transport {transport!r}")
-        if mode is aio_constants._SendfileMode.TRY_NATIVE:
-            try:
-                return await _sendfile_native(self, transport, file, offset, count)
-            except aio_exceptions.SendfileNotAvailableError:
-                if not fallback:
-                    raise
-        if not fallback:
-            raise RuntimeError(
-                f"fallback is disabled and native sendfile is not "
-                f"supported for transport {transport!r}")
-        return await _sendfile_fallback(self, transport, file, offset, count)
+        return await _sendfile(self, transport, file, offset, count, fallback)
 
     # ----- datagrams ---------------------------------------------------------------
 
@@ -1170,26 +959,14 @@ cdef class Loop:
         """A datagram (UDP, or Unix datagram) endpoint: (transport, protocol).
         The arguments are checked and the socket made by the running Python's
         asyncio code, which hands it to _make_datagram_transport()."""
-        return await aio_base_events.BaseEventLoop.create_datagram_endpoint(
+        return await aio_create_datagram_endpoint(
             self, protocol_factory, local_addr, remote_addr, family=family,
             proto=proto, flags=flags, reuse_port=reuse_port,
             allow_broadcast=allow_broadcast, sock=sock)
 
     def _make_datagram_transport(self, sock, protocol, address=None, waiter=None,
                                  extra=None):
-        # The socket (the user's, or asyncio's for us) stays a Python object, closed
-        # after connection_lost(); libuv works on a dup() of it.
-        cdef UDPTransport transport = UDPTransport.new(self)
-        transport._address = address
-        transport._file = sock
-        try:
-            transport._open_fd(_dup_fd(sock.fileno()))
-        except BaseException:
-            transport._file = None
-            UVHandle.close(transport)
-            raise
-        transport._start(protocol, waiter, None)
-        return transport
+        return _new_datagram_transport(self, sock, protocol, address, waiter)
 
     # ----- pipes ------------------------------------------------------------------
 
@@ -1278,97 +1055,6 @@ cdef class Loop:
                                 ssl_shutdown_timeout)
 
 
-cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context):
-    """Fill a Handle made with __new__ (the fast path of call_soon and friends)."""
-    handle._callback = callback
-    handle._args = args
-    handle._loop = loop
-    handle._context = PyContext_CopyCurrent() if context is None else context
-    if loop._debug:
-        handle._source_traceback = extract_stack(sys_getframe(0))
-
-
-cdef tuple _new_unix_stream_socket(path, sock):
-    """(path as str or bytes, a new AF_UNIX stream socket) for the Unix methods given a
-    path; asyncio's error if a socket was given too."""
-    if sock is not None:
-        raise ValueError('path and sock can not be specified at the same time')
-    return os.fspath(path), socket_module.socket(socket_module.AF_UNIX,
-                                                 socket_module.SOCK_STREAM)
-
-
-cdef _check_unix_stream_socket(sock):
-    if (sock.family != socket_module.AF_UNIX or
-            sock.type != socket_module.SOCK_STREAM):
-        raise ValueError(f'A UNIX Domain Stream Socket was expected, got {sock!r}')
-
-
-cdef _connect_error(list exceptions, bint all_errors):
-    """The error create_connection() raises when no address could be reached."""
-    if all_errors:
-        return ExceptionGroup('create_connection failed', exceptions)
-    if len(exceptions) == 1:
-        return exceptions[0]
-    # The same error everywhere: report it once. Else all of their messages.
-    model = str(exceptions[0])
-    if all(str(exc) == model for exc in exceptions):
-        return exceptions[0]
-    return OSError('Multiple exceptions: {}'.format(
-        ', '.join(str(exc) for exc in exceptions)))
-
-
-cdef list _bound_server_sockets(Loop loop, infos, reuse_address, reuse_port,
-                                keep_alive):
-    """create_server(): one bound socket per address; all closed on failure."""
-    sockets = []
-    completed = False
-    try:
-        for af, socktype, proto, canonname, sa in infos:
-            try:
-                sock = socket_module.socket(af, socktype, proto)
-            except OSError:
-                # A family/type/protocol this system lacks: skip the address.
-                if loop._debug:
-                    aio_logger.warning('create_server() failed to create '
-                                       'socket.socket(%r, %r, %r)',
-                                       af, socktype, proto, exc_info=True)
-                continue
-            sockets.append(sock)
-            if reuse_address:
-                sock.setsockopt(socket_module.SOL_SOCKET,
-                                socket_module.SO_REUSEADDR, True)
-            if reuse_port:
-                aio_base_events._set_reuseport(sock)
-            if keep_alive:
-                sock.setsockopt(socket_module.SOL_SOCKET,
-                                socket_module.SO_KEEPALIVE, True)
-            # One family per socket: no IPv4 through an IPv6 socket.
-            if (aio_base_events._HAS_IPv6 and af == socket_module.AF_INET6 and
-                    hasattr(socket_module, 'IPPROTO_IPV6')):
-                sock.setsockopt(socket_module.IPPROTO_IPV6,
-                                socket_module.IPV6_V6ONLY, True)
-            try:
-                sock.bind(sa)
-            except OSError as err:
-                raise OSError(err.errno, 'error while attempting to bind on '
-                              'address %r: %s' % (sa, err.strerror.lower())) \
-                    from None
-        completed = True
-    finally:
-        if not completed:
-            for sock in sockets:
-                sock.close()
-    return sockets
-
-
-cdef bint _is_numeric_service(port):
-    if port is None or isinstance(port, int):
-        return True
-    if isinstance(port, (str, bytes)):
-        return port.isdigit()
-    return False
-
-
 def libuv_get_loop_t_ptr(loop):
     """A PyCapsule holding the loop's uv_loop_t* (for C libraries)."""
     cdef Loop uvl = <Loop?>loop
@@ -1396,5 +1082,3 @@ def _debug_counters():
         'timers_scheduled': uvloop_counter_value(UVLOOP_TIMERS_SCHEDULED),
     }
 
-
-from cpython.pycapsule cimport PyCapsule_New

@@ -9,6 +9,8 @@
 # arms the wake-up timer for the earliest deadline; after uv_run() the due timers join
 # the ready queue. Owned by one loop, used by its thread only.
 
+from libc.math cimport ceil
+
 
 cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
     return a._when < b._when or (a._when == b._when and a._seq < b._seq)

@@ -47,6 +47,14 @@
 # none of it, and, like CPython's subprocess without preexec_fn, runs no
 # os.register_at_fork hooks.
 
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy, memset
+from posix.signal cimport SIG_BLOCK
+
+import os
+import subprocess
+import threading
+
 
 # The lock. A threading.Lock: its blocking acquire() waits without the GIL, so other
 # threads and their loops keep running while one thread spawns.
@@ -99,7 +107,7 @@ cdef int __run_preexec_fn_in_child() noexcept:
     # time (uv_spawn() is called with the GIL held for exactly this reason).
     PyOS_AfterFork_Child()
     try:
-        set_running_loop(None)    # the parent's loop is not ours to drive here
+        aio_set_running_loop(None)    # the parent's loop is not ours to drive here
         __forking_preexec_fn()
     except BaseException as exc:
         _report_preexec_failure(__forking_plan.errpipe, exc)
@@ -359,7 +367,7 @@ cdef _child_os_error(ChildPlan child, int errnum, char stage):
     before exec (stage 'n': chdir, dup2, ...) names the cwd, exec (stage 'x') the
     program."""
     filename = child.cwd if stage == c'n' else child.executable
-    return OSError(errnum, os_strerror(errnum), filename)
+    return OSError(errnum, os.strerror(errnum), filename)
 
 
 cdef class ChildProcess(UVHandle):
@@ -455,14 +463,14 @@ cdef class PidfdProcess(ChildProcess):
                 else:
                     pidfd = uvloop_pidfd_open(pid)
         if pid < 0:
-            raise OSError(-pid, os_strerror(-pid))
+            raise OSError(-pid, os.strerror(-pid))
         self.pid = pid
         if child.report.err != 0:
             self.returncode = 255
             raise _child_os_error(child, child.report.err, child.report.stage)
         if pidfd < 0:
             self._abandon_child()
-            raise OSError(-pidfd, os_strerror(-pidfd))
+            raise OSError(-pidfd, os.strerror(-pidfd))
         self._pidfd = pidfd
 
         try:

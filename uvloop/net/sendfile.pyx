@@ -2,10 +2,33 @@
 # socket), with the kernel's sendfile() where it can, else by reading the file and
 # writing the chunks.
 #
-# Needs: UVStream (transports/stream.pyx), Loop._sock_wait (loop.pyx).
+# Needs: UVStream (transports/stream.pyx), _sock_wait (net/sock.pyx).
+
+import asyncio
+import functools
+import io as io_module
+import os
 
 
-class _SendfileFallbackProtocol(aio_protocols.Protocol):
+async def _sendfile(Loop loop, transport, file, offset, count, bint fallback):
+    """loop.sendfile() on an open transport."""
+    mode = getattr(transport, '_sendfile_compatible', aio_SendfileMode.UNSUPPORTED)
+    if mode is aio_SendfileMode.UNSUPPORTED:
+        raise RuntimeError(f"sendfile is not supported for transport {transport!r}")
+    if mode is aio_SendfileMode.TRY_NATIVE:
+        try:
+            return await _sendfile_native(loop, transport, file, offset, count)
+        except asyncio.SendfileNotAvailableError:
+            if not fallback:
+                raise
+    if not fallback:
+        raise RuntimeError(
+            f"fallback is disabled and native sendfile is not "
+            f"supported for transport {transport!r}")
+    return await _sendfile_fallback(loop, transport, file, offset, count)
+
+
+class _SendfileFallbackProtocol(asyncio.Protocol):
     """Stands in for the transport's protocol while loop.sendfile() writes the file
     with plain writes: reading is paused, drain() waits while writing is paused, and
     a lost connection reaches the real protocol too. restore() puts things back."""
@@ -148,7 +171,7 @@ cdef class _SendFile:
                 if self.total_sent == 0:
                     # Not a regular (mmap-able) file, or sendfile() refused this
                     # socket: the caller falls back to plain sends.
-                    raise aio_exceptions.SendfileNotAvailableError(
+                    raise asyncio.SendfileNotAvailableError(
                         "os.sendfile call failed") from exc
                 if exc.errno == ENOTCONN and type(exc) is not ConnectionError:
                     raise ConnectionError("socket is not connected",
@@ -172,11 +195,11 @@ async def _sock_sendfile_native(Loop loop, sock, file, offset, count):
     try:
         fileno = file.fileno()
     except (AttributeError, io_module.UnsupportedOperation):
-        raise aio_exceptions.SendfileNotAvailableError("not a regular file")
+        raise asyncio.SendfileNotAvailableError("not a regular file")
     try:
         fsize = os.fstat(fileno).st_size
     except OSError:
-        raise aio_exceptions.SendfileNotAvailableError("not a regular file")
+        raise asyncio.SendfileNotAvailableError("not a regular file")
     blocksize = count if count else fsize
     if not blocksize:
         return 0
@@ -188,6 +211,6 @@ async def _sock_sendfile_native(Loop loop, sock, file, offset, count):
     else:
         _update_file_position(sender, None)
         return result
-    fut = loop._sock_wait(sock, True, sender, ())
+    fut = _sock_wait(loop, sock, True, sender, ())
     fut.add_done_callback(functools.partial(_update_file_position, sender))
     return await fut

@@ -1,4 +1,9 @@
-# Server: what loop.create_server() and loop.create_unix_server() return.
+# Servers: what loop.create_server() and loop.create_unix_server() do once their
+# arguments are checked (bind the listening sockets, start serving), and Server, what
+# they return.
+#
+# Needs: TCPServer, UnixServer (transports/), _tls_server_protocol_factory
+# (net/tls.pyx), asyncio's helpers (asyncio_compat.pyx).
 #
 # The Server owns its listening Python sockets (what `sockets` reports) and closes them
 # in close(). While serving, each socket also has a listening handle (TCPServer or
@@ -6,6 +11,16 @@
 # Accepted connections attach themselves (`_attach`) and detach after connection_lost,
 # so wait_closed(), close_clients() and abort_clients() know them; close_clients() and
 # abort_clients() exist on every Python version (asyncio added them in 3.13).
+
+import asyncio
+import collections.abc
+import errno as errno_module
+import itertools
+import os
+import socket as socket_module
+import stat as stat_module
+import sys
+import weakref
 
 # Python 3.12.1 made wait_closed() wait for the connections of a server that is
 # already closed; before, it returned at once. We follow the running Python.
@@ -24,7 +39,7 @@ cdef UVStreamServer _listen_on(Loop loop, sock, int backlog, server,
     return listener
 
 
-class Server(aio_events.AbstractServer):
+class Server(asyncio.AbstractServer):
     """A listening server: asyncio.Server's API, plus close_clients() and
     abort_clients() on every Python version."""
 
@@ -139,7 +154,7 @@ class Server(aio_events.AbstractServer):
     async def start_serving(self):
         self._start_serving()
         # As asyncio: let one iteration pass before returning.
-        await aio_tasks.sleep(0)
+        await asyncio.sleep(0)
 
     async def serve_forever(self):
         if self._serving_forever_fut is not None:
@@ -151,7 +166,7 @@ class Server(aio_events.AbstractServer):
         self._serving_forever_fut = self._loop.create_future()
         try:
             await self._serving_forever_fut
-        except aio_exceptions.CancelledError:
+        except asyncio.CancelledError:
             try:
                 self.close()
                 await self.wait_closed()
@@ -169,3 +184,126 @@ class Server(aio_events.AbstractServer):
         waiter = self._loop.create_future()
         self._waiters.append(waiter)
         await waiter
+
+
+async def _bound_tcp_sockets(Loop loop, host, port, family, flags, reuse_address,
+                             reuse_port, keep_alive):
+    """create_server(): one bound socket per address of host (a name, or a sequence
+    of names) and port."""
+    if host == '':
+        hosts = [None]
+    elif isinstance(host, str) or not isinstance(host, collections.abc.Iterable):
+        hosts = [host]
+    else:
+        hosts = host
+    infos = await asyncio.gather(*[_server_addresses(loop, h, port, family, flags)
+                               for h in hosts])
+    infos = set(itertools.chain.from_iterable(infos))
+    return _bind_sockets(loop, infos, reuse_address, reuse_port, keep_alive)
+
+
+async def _server_addresses(Loop loop, host, port, family, flags):
+    infos = await aio_ensure_resolved(
+        loop, (host, port), family=family, type=socket_module.SOCK_STREAM,
+        flags=flags, loop=loop)
+    if not infos:
+        raise OSError(f'getaddrinfo({host!r}) returned empty list')
+    return infos
+
+
+cdef list _bind_sockets(Loop loop, infos, reuse_address, reuse_port, keep_alive):
+    """One bound socket per address; all closed on failure."""
+    sockets = []
+    completed = False
+    try:
+        for af, socktype, proto, canonname, sa in infos:
+            try:
+                sock = socket_module.socket(af, socktype, proto)
+            except OSError:
+                # A family/type/protocol this system lacks: skip the address.
+                if loop._debug:
+                    aio_logger.warning('create_server() failed to create '
+                                       'socket.socket(%r, %r, %r)',
+                                       af, socktype, proto, exc_info=True)
+                continue
+            sockets.append(sock)
+            if reuse_address:
+                sock.setsockopt(socket_module.SOL_SOCKET,
+                                socket_module.SO_REUSEADDR, True)
+            if reuse_port:
+                aio_set_reuseport(sock)
+            if keep_alive:
+                sock.setsockopt(socket_module.SOL_SOCKET,
+                                socket_module.SO_KEEPALIVE, True)
+            # One family per socket: no IPv4 through an IPv6 socket.
+            if (aio_HAS_IPv6 and af == socket_module.AF_INET6 and
+                    hasattr(socket_module, 'IPPROTO_IPV6')):
+                sock.setsockopt(socket_module.IPPROTO_IPV6,
+                                socket_module.IPV6_V6ONLY, True)
+            try:
+                sock.bind(sa)
+            except OSError as err:
+                raise OSError(err.errno, 'error while attempting to bind on '
+                              'address %r: %s' % (sa, err.strerror.lower())) \
+                    from None
+        completed = True
+    finally:
+        if not completed:
+            for sock in sockets:
+                sock.close()
+    return sockets
+
+
+cdef _bind_unix_socket(sock, path):
+    """Bind our new socket `sock` to `path`, replacing a stale socket file there;
+    `sock` is closed if that fails."""
+    if path[0] not in (0, '\x00'):     # not an abstract socket
+        try:
+            if stat_module.S_ISSOCK(os.stat(path).st_mode):
+                os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            aio_logger.error('Unable to check or remove stale UNIX socket '
+                             '%r: %r', path, err)
+    try:
+        sock.bind(path)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno_module.EADDRINUSE:
+            raise OSError(errno_module.EADDRINUSE,
+                          f'Address {path!r} is already in use') from None
+        raise
+    except BaseException:
+        sock.close()
+        raise
+
+
+cdef dict _unix_socket_inodes(sock, bint cleanup_socket):
+    """{sock: inode of its socket file} when the server is to remove that file on
+    close (a named socket, with cleanup_socket); else {}."""
+    if not cleanup_socket:
+        return {}
+    bound = sock.getsockname()
+    if bound and bound[0] not in (0, '\x00'):
+        try:
+            return {sock: os.stat(bound).st_ino}
+        except FileNotFoundError:
+            pass
+    return {}
+
+
+async def _serve(Loop loop, sockets, protocol_factory, backlog, ssl,
+                 handshake_timeout, shutdown_timeout, bint start_serving,
+                 unix_socket_inodes):
+    """A Server over the bound `sockets` (serving now, if start_serving)."""
+    for sock in sockets:
+        sock.setblocking(False)
+    server = Server(loop, sockets, _tls_server_protocol_factory(
+        loop, protocol_factory, ssl, handshake_timeout, shutdown_timeout),
+        backlog, unix_socket_inodes)
+    if start_serving:
+        server._start_serving()
+        # As asyncio: let one iteration pass before returning.
+        await asyncio.sleep(0)
+    return server

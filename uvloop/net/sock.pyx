@@ -1,16 +1,41 @@
 # The machinery behind the loop's sock_* methods.
 #
-# Each method first tries its operation at once (Loop._sock_io; most calls complete
-# without waiting). When the socket would block, Loop._sock_wait() watches the fd and
+# Needs: FdWatches (fd_watches.pyx), Handle (callbacks.pyx).
+#
+# Each method first tries its operation at once (_sock_io; most calls complete
+# without waiting). When the socket would block, _sock_wait() watches the fd and
 # retries `operation(*args)` each time it is ready: an operation raises BlockingIOError to say
 # "not yet", returns its result when done, or raises the error for the caller. The
 # future's done-callback removes the watch, so cancellation cleans up too.
 
-from asyncio import exceptions as aio_exceptions
+import functools
+import socket as socket_module
+
+
+async def _sock_io(Loop loop, sock, bint for_write, operation, tuple args):
+    """operation(*args) at once if the socket is ready, else each time it is
+    ready until it no longer raises BlockingIOError."""
+    _check_nonblocking_socket(sock)
+    try:
+        return operation(*args)
+    except (BlockingIOError, InterruptedError):
+        pass
+    return await _sock_wait(loop, sock, for_write, operation, args)
+
+
+cdef _sock_wait(Loop loop, sock, bint for_write, operation, tuple args):
+    """A future for operation(*args), retried each time sock is ready."""
+    fut = loop.create_future()
+    fileno = loop._ensure_fd_no_transport(sock)
+    handle = Handle(_retry_sock_operation, (fut, operation, args), loop, None)
+    loop._fd_watches.watch(fileno, for_write, handle)
+    fut.add_done_callback(
+        functools.partial(_stop_sock_wait, loop, fileno, for_write, handle))
+    return fut
 
 
 cdef _check_nonblocking_socket(sock):
-    aio_base_events._check_ssl_socket(sock)
+    aio_check_ssl_socket(sock)
     if sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 

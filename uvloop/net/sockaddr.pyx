@@ -6,6 +6,10 @@
 # Linux abstract name, '' for an unnamed socket). The transports keep the raw C
 # address of a connection and build the Python object only when asked.
 
+from libc.stdint cimport uint16_t, uint32_t
+from libc.string cimport memcpy, memset
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
 
 cdef object _sockaddr_to_py(const sockaddr* addr, socklen_t addrlen):
     """The socket module's Python form of `addr`, or None for a family we do not

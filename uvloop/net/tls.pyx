@@ -6,8 +6,8 @@
 # gives exactly asyncio's TLS behaviour (handshake and shutdown timeouts, errors,
 # get_extra_info keys: sslcontext, ssl_object, peercert, cipher, compression).
 
+import functools
 import ssl as ssl_module
-from asyncio import sslproto as aio_sslproto
 
 
 cdef _check_tls_arguments(ssl, handshake_timeout, shutdown_timeout):
@@ -24,7 +24,7 @@ cdef _new_tls_protocol(Loop loop, app_protocol, ssl, waiter, bint server_side,
                        bint call_connection_made=True):
     # ssl=True asks for a default context; SSLProtocol makes one from None.
     sslcontext = None if isinstance(ssl, bool) else ssl
-    return aio_sslproto.SSLProtocol(
+    return aio_SSLProtocol(
         loop, app_protocol, sslcontext, waiter, server_side, server_hostname,
         call_connection_made=call_connection_made,
         ssl_handshake_timeout=handshake_timeout,

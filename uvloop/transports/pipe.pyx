@@ -18,6 +18,9 @@
 # every descriptor of the pipe): poll and dup are closed as soon as the transport is
 # closing.
 
+import os
+import stat as stat_module
+
 
 cdef int _init_pipe_handle(UVStream stream, Loop loop) except -1:
     stream._init_stream(loop)
@@ -57,12 +60,7 @@ cdef _PipeTransport _new_pipe_transport(Loop loop, bint for_write, pipe, protoco
         if stat_module.S_ISCHR(mode):
             _check_pollable(fileno)
         transport = ReadPipeTransport.new(loop)
-    try:
-        transport._open_fd(_dup_fd(fileno))
-    except BaseException:
-        UVHandle.close(transport)
-        raise
-    transport._file = pipe
+    transport._open_file(pipe)
     transport._extra = {'pipe': pipe}
     transport._start(protocol, waiter, None)
     return transport
@@ -134,7 +132,7 @@ cdef class WritePipeTransport(_PipeTransport):
         if not data:
             return
         if self._conn_lost or self._transport_closing or not self.is_open():
-            if self._conn_lost >= aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+            if self._conn_lost >= aio_LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 aio_logger.warning('pipe closed by peer or '
                                    'os.write(pipe, data) raised exception.')
             self._conn_lost += 1
@@ -158,9 +156,7 @@ cdef class WritePipeTransport(_PipeTransport):
         if (not self._watch_reader or self._reader_watch is not None or
                 self._transport_closing or not self.is_open()):
             return
-        fd = fcntl(self._fd, F_DUPFD_CLOEXEC, 0)
-        if fd < 0:
-            raise_errno()
+        fd = _dup_fd(self._fd)
         try:
             watch = UVPoll.new(self._loop, fd)
             watch.set_handle(False, Handle(self._on_reader_gone, (), self._loop,

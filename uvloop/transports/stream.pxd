@@ -36,7 +36,6 @@ cdef class UVStream(UVTransport):
         object _get_buffer_error
 
     cdef _init_stream(self, Loop loop)
-    cdef _open_fd(self, int fd)
     cdef inline bint _is_reading(self):
         return not self._paused and not self._transport_closing
     cdef inline uv.uv_stream_t* _stream(self):

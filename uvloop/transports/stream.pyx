@@ -15,6 +15,17 @@
 # - UVStreamServer (end of file) is a listening handle; it owns the dup()ed listening
 #   fd and nothing else; its Server closes it.
 
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
+                             PyBUF_WRITABLE)
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
+                            PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
+
+import asyncio
+import sys
+
+cdef object BufferedProtocol = asyncio.BufferedProtocol
+
 
 cdef enum:
     # Bytes per read() call (and above the largest UDP datagram). Measured on a
@@ -135,16 +146,11 @@ cdef class UVStream(UVTransport):
         memory.recv_buffer = _loop_recv_buffer(loop)
         memory.recv_buffer_size = RECV_BUFFER_SIZE
 
-    cdef _open_fd(self, int fd):
-        """Give libuv the descriptor `fd` (libuv owns it from now on, even when
-        this raises)."""
-        raise NotImplementedError
-
     cdef _set_protocol(self, protocol):
         UVTransport._set_protocol(self, protocol)
         if self._handle is not NULL:
             (<_StreamMemory*>self._handle).protocol_buffered = isinstance(
-                protocol, aio_BufferedProtocol)
+                protocol, BufferedProtocol)
 
     cdef _forget_python_refs(self):
         server = self._server
@@ -483,7 +489,7 @@ cdef class UVSocketStream(UVStream):
 
     @property
     def _sendfile_compatible(self):
-        return aio_constants._SendfileMode.TRY_NATIVE
+        return aio_SendfileMode.TRY_NATIVE
 
     @property
     def _start_tls_compatible(self):

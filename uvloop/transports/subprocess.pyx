@@ -12,6 +12,15 @@
 # parent end, as a file object, goes to loop.connect_read_pipe/connect_write_pipe, as
 # asyncio does with Popen's file objects. The pipe transports own those file objects.
 
+import asyncio
+import collections
+import fcntl as fcntl_module
+import functools
+import os
+import subprocess
+import sys
+import warnings
+
 
 cdef object _POPEN_DEFAULTS = {
     'executable': None, 'preexec_fn': None, 'close_fds': True, 'pass_fds': (),
@@ -549,4 +558,4 @@ cdef _check_subprocess_args(universal_newlines, bufsize, text, encoding, errors)
 
 
 cdef _log_subprocess(msg, stdin, stdout, stderr):
-    aio_base_events.BaseEventLoop._log_subprocess(None, msg, stdin, stdout, stderr)
+    aio_log_subprocess(None, msg, stdin, stdout, stderr)

@@ -28,6 +28,9 @@ cdef class UVTransport(UVHandle):
         Py_ssize_t _low_water
         Py_ssize_t _requests          # write/send requests whose callback is pending
 
+    cdef _open_fd(self, int fd)
+    cdef _open_fd_or_close(self, int fd)
+    cdef _open_file(self, fileobj)
     cdef _adopted(self)
     cdef _start(self, protocol, waiter, context)
     cdef _start_reading(self)

@@ -18,6 +18,10 @@
 # - `_requests` counts the subclass's write/send requests in flight; libuv runs their
 #   callbacks (UV_ECANCELED at worst) before the handle's close callback.
 
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+
+import socket as socket_module
+
 
 cdef int _track_request(UVTransport transport, PyObject** slot, owner) except -1:
     """A write/send request was queued: it keeps `owner` (the bytes it sends)
@@ -57,6 +61,31 @@ cdef class UVTransport(UVHandle):
         self._fd = -1
         self._high_water = 64 * 1024
         self._low_water = 16 * 1024
+
+    cdef _open_fd(self, int fd):
+        """Give libuv the descriptor `fd` (libuv owns it from now on, even when
+        this raises)."""
+        raise NotImplementedError
+
+    cdef _open_fd_or_close(self, int fd):
+        """_open_fd(); if that fails, the handle is closed and the error raised."""
+        try:
+            self._open_fd(fd)
+        except BaseException:
+            UVHandle.close(self)
+            raise
+
+    cdef _open_file(self, fileobj):
+        """Give libuv a dup() of `fileobj`'s descriptor and keep `fileobj` (a socket or
+        pipe object, closed after connection_lost()); if that fails, the handle is
+        closed and the error raised."""
+        self._file = fileobj
+        try:
+            self._open_fd(_dup_fd(fileobj.fileno()))
+        except BaseException:
+            self._file = None
+            UVHandle.close(self)
+            raise
 
     cdef _adopted(self):
         """libuv has the descriptor (opened or accepted): learn its number.
@@ -119,7 +148,7 @@ cdef class UVTransport(UVHandle):
     # ----- writing: flow control -------------------------------------------------
 
     cdef _drop_write(self):
-        if self._conn_lost >= aio_constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+        if self._conn_lost >= aio_LOG_THRESHOLD_FOR_CONNLOST_WRITES:
             aio_logger.warning('socket.send() raised exception.')
         self._conn_lost += 1
 
@@ -282,9 +311,7 @@ cdef class UVTransport(UVHandle):
         if self._file is None:
             if not self.is_open():
                 return None
-            fd = fcntl(self._fd, F_DUPFD_CLOEXEC, 0)
-            if fd < 0:
-                raise_errno()
+            fd = _dup_fd(self._fd)
             try:
                 sock = socket_module.socket(fileno=fd)
             except BaseException:

@@ -26,7 +26,6 @@ cdef class UDPTransport(UVTransport):
 
     @staticmethod
     cdef UDPTransport new(Loop loop)
-    cdef _open_fd(self, int fd)
     cdef _destination(self, addr, sockaddr_storage* storage)
     cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest)
     cdef _on_datagram(self, ssize_t nread, const uv.uv_buf_t* buf,

@@ -8,6 +8,14 @@
 # it with the handle. Each queued datagram is one malloc'ed request holding a
 # reference to its bytes, freed in its callback.
 
+from libc.string cimport memcmp, memcpy
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
+                            PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
+
+import socket as socket_module
+import sys
+
 # Python 3.13's asyncio sends empty datagrams; before, sendto(b'') did nothing.
 cdef bint _SEND_EMPTY_DATAGRAMS = sys.version_info >= (3, 13)
 
@@ -69,8 +77,6 @@ cdef class UDPTransport(UVTransport):
         return transport
 
     cdef _open_fd(self, int fd):
-        """Give libuv the socket `fd` (libuv owns it from now on, even when this
-        raises)."""
         cdef int reuse = 0
         cdef socklen_t size = sizeof(reuse)
         # uv_udp_open() turns SO_REUSEADDR on; asyncio leaves the socket's options
@@ -220,3 +226,14 @@ cdef class UDPTransport(UVTransport):
         if self._requests == 0 and self._transport_closing:
             # close() waited for the queue.
             self._schedule_connection_lost(None)
+
+
+cdef UDPTransport _new_datagram_transport(Loop loop, sock, protocol, address, waiter):
+    """A started datagram transport. The socket (the user's, or the one asyncio's
+    create_datagram_endpoint made for us) stays a Python object, closed after
+    connection_lost(); libuv works on a dup() of it."""
+    cdef UDPTransport transport = UDPTransport.new(loop)
+    transport._address = address
+    transport._open_file(sock)
+    transport._start(protocol, waiter, None)
+    return transport
