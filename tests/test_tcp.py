@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from loops import debug_counters
 from netutil import (EchoProtocol, RecordingProtocol, assert_echoed_then_close,
                      open_fds, payload)
 
@@ -767,7 +768,6 @@ def test_closing_the_extra_info_socket_fd_leaves_the_transport_working(uvloop_lo
 def test_queued_writes_are_counted_as_live_requests(uvloop_loop):
     # The fixture checks that no request outlives a test; this checks that they
     # are counted at all.
-    import uvloop.loop
     loop = uvloop_loop
     peers = []
 
@@ -780,13 +780,13 @@ def test_queued_writes_are_counted_as_live_requests(uvloop_loop):
         server = await loop.create_server(Paused, '127.0.0.1', 0)
         port = server.sockets[0].getsockname()[1]
         transport, client = await connect(loop, port)
-        before = uvloop.loop._debug_counters()['requests_live']
+        before = debug_counters()['requests_live']
         transport.write(payload(8 * 1024 * 1024))
         transport.write(payload(8 * 1024 * 1024))
-        assert uvloop.loop._debug_counters()['requests_live'] == before + 2
+        assert debug_counters()['requests_live'] == before + 2
         transport.abort()
         await client.lost
-        assert uvloop.loop._debug_counters()['requests_live'] == before
+        assert debug_counters()['requests_live'] == before
         peers[0].abort()
         server.close()
 
