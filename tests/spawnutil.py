@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import os
 
+import pytest
+
 from uvloop import loop as uvloop_ext
 
 NO_STDIO = dict(stdin=None, stdout=None, stderr=None)
@@ -75,6 +77,11 @@ def running_children(program):
 
 
 # ----- our loop's spawn paths (test-only hooks) -------------------------------------------
+
+# For tests that need the fast spawn: where vfork() is a fork() in disguise (under
+# ThreadSanitizer, valgrind) every spawn takes the locked path, and `make test-tsan`
+# leaves these out.
+needs_fast_spawn = pytest.mark.needs_fast_spawn
 
 
 @contextlib.contextmanager

@@ -20,9 +20,9 @@ import uvloop
 from loops import SPAWN_LOOP_KINDS, assert_no_leaks, debug_counters, loop_factory
 from spawnutil import (NO_STDIO, assert_spawn_state_reset, environ_with_spawn_path,
                        exec_output, exec_wait, fail_next_spawn, fast_spawn_support,
-                       fast_spawn_support_set_to, fork_calls, sigign_mask, spawn_path,
-                       spawn_path_taken, spawn_state, spawning_with_fork,
-                       vfork_shares_memory, zombie_children)
+                       fast_spawn_support_set_to, fork_calls, needs_fast_spawn,
+                       sigign_mask, spawn_path, spawn_path_taken, spawn_state,
+                       spawning_with_fork, vfork_shares_memory, zombie_children)
 
 THREAD_TIMEOUT = 60    # a stuck spawn lock fails the test instead of hanging the run
 
@@ -91,6 +91,7 @@ def locked_spawn():
 # Ours only: asyncio's loop has one way to spawn.
 
 
+@needs_fast_spawn
 def test_a_child_that_runs_no_python_takes_the_fast_spawn(uvloop_loop):
     forks = fork_calls()
     assert spawn_path_taken(uvloop_loop, 'true') == 'fast'
@@ -104,6 +105,7 @@ def test_preexec_fn_takes_the_locked_spawn(uvloop_loop):
     assert spawn_path_taken(uvloop_loop, 'true', preexec_fn=lambda: None) == 'locked'
 
 
+@needs_fast_spawn
 def test_the_locked_spawn_can_be_forced_for_every_child(uvloop_loop):
     with spawn_path('locked'):
         assert spawn_path_taken(uvloop_loop, 'true') == 'locked'
@@ -115,12 +117,14 @@ def test_without_fast_spawn_support_every_spawn_takes_the_locked_path(uvloop_loo
         assert spawn_path_taken(uvloop_loop, 'true') == 'locked'
 
 
+@needs_fast_spawn
 def test_fast_spawn_support_is_probed_once():
     with fast_spawn_support_set_to(0):
         assert uvloop.run(exec_wait('true')) == 0
         assert fast_spawn_support() == 1
 
 
+@needs_fast_spawn
 def test_a_vfork_child_shares_our_memory_here():
     # The fast spawn reads a child's exec error from shared memory; the probe is what
     # sends every spawn to the locked path where vfork() is a fork() in disguise.
@@ -144,7 +148,8 @@ uvloop.run(main())
 """
 
 
-@pytest.mark.parametrize('path', ['fast', 'locked'])
+@pytest.mark.parametrize('path', [pytest.param('fast', marks=needs_fast_spawn),
+                                  'locked'])
 def test_only_the_locked_spawn_catches_sigchld(path):
     # The fast spawn learns of the exit from the child's pidfd, in this loop alone;
     # libuv's uv_spawn() installs a process-wide SIGCHLD handler while children run.
@@ -322,6 +327,7 @@ def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_l
     assert_spawn_state_reset()
 
 
+@needs_fast_spawn
 def test_a_fast_spawn_never_waits_for_the_spawn_lock():
     # Thread A's locked spawn (preexec_fn) stops inside its critical section, holding
     # the spawn lock; a fast spawn in this thread completes meanwhile.

@@ -1,6 +1,9 @@
 """Subprocesses: loop.subprocess_exec/shell, the subprocess transport and
 asyncio.create_subprocess_*; each behaviour checked on asyncio's loop and on ours with
-both spawn paths (the fast one, and the locked one forced: 'uvloop-locked')."""
+both spawn paths (the fast one, and the locked one forced: 'uvloop-locked').
+
+Which path a spawn takes, the spawn lock and spawning from many threads are
+test_spawn_paths.py's."""
 
 import asyncio
 import errno
