@@ -4,14 +4,14 @@
 asyncio". With the debug build (`make test`), each test on our loop also checks that
 no libuv handle, timer or callback handle outlived the loop.
 
-Subprocess tests run our loop twice (SPAWN_LOOP_KINDS): 'uvloop' spawns the fast way
-whenever it can, 'uvloop-locked' forces every spawn through the locked path
-(handles/process.pyx); both must behave as asyncio's loop does.
+Subprocess tests run our loop twice (loops.SPAWN_LOOP_KINDS): 'uvloop' spawns the fast
+way whenever it can, 'uvloop-locked' forces every spawn through the locked path; both
+must behave as asyncio's loop does.
+
+Only fixtures and hooks live here; what tests share otherwise is in the helper modules
+(loops.py, netutil.py, spawnutil.py), which test modules import.
 """
 
-import asyncio
-import contextlib
-import gc
 import os
 import sys
 import sysconfig
@@ -20,56 +20,19 @@ import pytest
 
 import uvloop
 
-LOOP_FACTORIES = {
-    'uvloop': uvloop.new_event_loop,
-    'asyncio': asyncio.new_event_loop,
-}
-
-# For test modules about subprocesses: override `loop_kind` with these.
-SPAWN_LOOP_KINDS = ['asyncio', 'uvloop', 'uvloop-locked']
-
-
-@contextlib.contextmanager
-def spawn_path(path):
-    """'locked': every spawn of our loop takes the locked path (uv_spawn under the spawn
-    lock); 'fast': spawns take the fast path when they can (the default, unless
-    UVLOOP_SPAWN_LOCKED=1 forces the locked path for the whole run)."""
-    if path == 'fast':
-        yield
-        return
-    assert path == 'locked', path
-    previous = uvloop.loop._force_locked_spawn(True)
-    try:
-        yield
-    finally:
-        uvloop.loop._force_locked_spawn(previous)
+from loops import LOOP_FACTORIES, assert_no_leaks, debug_counters, is_debug_build, \
+    loop_factory
+from spawnutil import spawn_path
 
 
 def pytest_configure(config):
-    if os.environ.get('UVLOOP_REQUIRE_DEBUG') and uvloop.loop._debug_counters() is None:
+    if os.environ.get('UVLOOP_REQUIRE_DEBUG') and not is_debug_build():
         raise pytest.UsageError(
             'this run needs the debug build of uvloop (UVLOOP_DEBUG=1): `make test`')
     if sysconfig.get_config_var('Py_GIL_DISABLED') and sys._is_gil_enabled():
         raise pytest.UsageError(
             'free-threaded CPython, but the GIL is on: importing uvloop (or another '
             'extension) re-enabled it')
-
-
-def debug_counters():
-    """The debug build's live counters after a full collection, or None."""
-    gc.collect()
-    return uvloop.loop._debug_counters()
-
-
-def assert_no_leaks(before):
-    """Assert that the live counters are back where `before` recorded them."""
-    if before is None:
-        return
-    after = debug_counters()
-    for name in ('handles_live', 'requests_live', 'timers_scheduled',
-                 'callback_handles_live'):
-        assert after[name] == before[name], (
-            f'{name}: {before[name]} before, {after[name]} after')
 
 
 def close_loop(loop):
@@ -90,10 +53,9 @@ def loop_kind(request):
 @pytest.fixture
 def loop(loop_kind):
     """A new loop of each kind; closed after the test, then checked for leaks."""
-    kind, _, variant = loop_kind.partition('-')
-    before = debug_counters() if kind == 'uvloop' else None
-    with spawn_path(variant or 'fast'):
-        new_loop = LOOP_FACTORIES[kind]()
+    before = debug_counters() if loop_kind.startswith('uvloop') else None
+    with loop_factory(loop_kind) as factory:
+        new_loop = factory()
         yield new_loop
         close_loop(new_loop)
     del new_loop

@@ -1,8 +1,10 @@
 """Helpers for the networking tests: a protocol that records what happens to it, an
-echo protocol and a round trip through it, and a count of this process's open file
-descriptors."""
+echo protocol and a round trip through it, a connected client and server of either
+stream kind (TCP, Unix), and a count of this process's open file descriptors."""
 
 import asyncio
+import functools
+import itertools
 import os
 
 
@@ -95,3 +97,69 @@ def payload(size):
     """`size` bytes that are not all alike, so a lost or reordered chunk shows."""
     block = bytes(range(251))
     return (block * (size // len(block) + 1))[:size]
+
+
+STREAM_KINDS = ('tcp', 'unix')
+
+_socket_file_numbers = itertools.count()
+
+
+class StreamPair:
+    """A server of one stream kind ('tcp' on 127.0.0.1, 'unix' at a path) and a client
+    connected to it, as open_stream_pair makes them.
+
+    `transport` and `client` are the client's transport and protocol, `address` what it
+    connected to (('127.0.0.1', port) or the path), `accepted` the protocols the server
+    made, in order."""
+
+    def __init__(self, loop, kind, server_protocol):
+        self.loop = loop
+        self.kind = kind
+        self.accepted = []
+        self._server_protocol = server_protocol
+        self.server = self.address = self.transport = self.client = None
+
+    def _accept(self):
+        protocol = self._server_protocol()
+        self.accepted.append(protocol)
+        return protocol
+
+    async def _listen(self, directory):
+        if self.kind == 'tcp':
+            self.server = await self.loop.create_server(self._accept, '127.0.0.1', 0)
+            self.address = self.server.sockets[0].getsockname()
+        else:
+            assert self.kind == 'unix', self.kind
+            self.address = str(directory / f'sock{next(_socket_file_numbers)}')
+            self.server = await self.loop.create_unix_server(self._accept, self.address)
+
+    async def connect(self, protocol_factory=None):
+        """Connect another client (a RecordingProtocol unless a factory is given);
+        (transport, protocol)."""
+        protocol_factory = protocol_factory or functools.partial(RecordingProtocol,
+                                                                 self.loop)
+        if self.kind == 'tcp':
+            return await self.loop.create_connection(protocol_factory, *self.address)
+        return await self.loop.create_unix_connection(protocol_factory, self.address)
+
+    async def peer(self, n=0):
+        """The server's protocol of its n-th connection, once connection_made ran (for
+        protocols that keep their transport as `transport`, as the ones here do)."""
+        while len(self.accepted) <= n or \
+                getattr(self.accepted[n], 'transport', None) is None:
+            await asyncio.sleep(0.001)
+        return self.accepted[n]
+
+    def close(self):
+        """Close the server (the connections stay as they are)."""
+        self.server.close()
+
+
+async def open_stream_pair(loop, kind, directory, server_protocol=EchoProtocol,
+                           client_protocol=None):
+    """A server of `kind` (its socket file, for 'unix', in `directory`) whose
+    connections get `server_protocol()`, and a client connected to it."""
+    pair = StreamPair(loop, kind, server_protocol)
+    await pair._listen(directory)
+    pair.transport, pair.client = await pair.connect(client_protocol)
+    return pair

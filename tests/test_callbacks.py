@@ -9,7 +9,7 @@ import time
 import pytest
 
 import uvloop
-from conftest import debug_counters
+from loops import debug_counters
 
 
 def run_briefly(loop):

@@ -9,6 +9,8 @@ import threading
 
 import pytest
 
+from loops import LOOP_FACTORIES
+
 
 @pytest.fixture
 def socket_pair():
@@ -383,8 +385,6 @@ def test_sock_operations_do_not_leak_fds(loop):
 
 def test_add_reader_from_another_loop_thread_is_independent(loop_kind):
     # Two loops in two threads watching their own fds never see each other's events.
-    from conftest import LOOP_FACTORIES
-
     results = {}
 
     def worker(name):

@@ -1,11 +1,15 @@
 """Running and stopping a loop: run modes, nesting, close, and misuse."""
 
 import asyncio
+import gc
 import threading
+import warnings
 
 import pytest
 
 import uvloop
+
+from loops import LOOP_FACTORIES
 
 
 def test_run_until_complete_returns_the_result(loop):
@@ -211,11 +215,6 @@ def test_loops_in_many_threads_run_and_close_independently():
 
 
 def test_unclosed_loop_warns_on_collection(loop_kind):
-    import gc
-    import warnings
-
-    from conftest import LOOP_FACTORIES
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         LOOP_FACTORIES[loop_kind]()

@@ -9,7 +9,8 @@ import time
 import pytest
 
 import uvloop
-from conftest import LOOP_FACTORIES
+
+from loops import LOOP_FACTORIES
 
 
 def send_later(signum, delay=0.05):

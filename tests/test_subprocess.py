@@ -1,25 +1,27 @@
 """Subprocesses: loop.subprocess_exec/shell, the subprocess transport and
 asyncio.create_subprocess_*; each behaviour checked on asyncio's loop and on ours with
-both spawn paths (the fast one, and the locked one forced: 'uvloop-locked')."""
+both spawn paths (the fast one, and the locked one forced: 'uvloop-locked').
+
+Which path a spawn takes, the spawn lock and spawning from many threads are
+test_spawn_paths.py's."""
 
 import asyncio
+import errno
 import grp
 import os
 import pwd
+import resource
 import signal
 import subprocess
-import sys
 import time
-import warnings
 
 import pytest
 
 import uvloop
-from uvloop import loop as uvloop_ext
 
-from conftest import SPAWN_LOOP_KINDS, spawn_path
-
-NO_STDIO = dict(stdin=None, stdout=None, stderr=None)
+from loops import SPAWN_LOOP_KINDS
+from spawnutil import (NO_STDIO, exec_output, exec_wait, running_children,
+                       sigign_mask, zombie_children)
 
 
 @pytest.fixture(params=SPAWN_LOOP_KINDS)
@@ -29,49 +31,6 @@ def loop_kind(request):
 
 def run(loop, coro, timeout=10):
     return loop.run_until_complete(asyncio.wait_for(coro, timeout))
-
-
-def our_children():
-    """(pid, state letter, program name) of each child of this process."""
-    me = str(os.getpid())
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f'/proc/{name}/stat') as f:
-                stat = f.read()
-        except OSError:
-            continue
-        comm = stat[stat.index('(') + 1:stat.rindex(')')]
-        fields = stat.rsplit(')', 1)[1].split()
-        if fields[1] == me:
-            yield int(name), fields[0], comm
-
-
-def zombie_children():
-    """pids of our children that exited and were never waited for."""
-    return [pid for pid, state, _ in our_children() if state == 'Z']
-
-
-def running_children(program):
-    """pids of our children running `program` (not yet exited)."""
-    return [pid for pid, state, comm in our_children()
-            if comm == program and state != 'Z']
-
-
-async def exec_wait(*args, **kwargs):
-    for name, value in NO_STDIO.items():
-        kwargs.setdefault(name, value)
-    proc = await asyncio.create_subprocess_exec(*args, **kwargs)
-    return await proc.wait()
-
-
-async def exec_output(tmp_path, *args, **kwargs):
-    """Run a program with stdout to a file; (returncode, what it wrote)."""
-    out = tmp_path / 'out'
-    with open(out, 'wb') as f:
-        rc = await exec_wait(*args, stdout=f, **kwargs)
-    return rc, out.read_bytes()
 
 
 class RecordingProtocol(asyncio.SubprocessProtocol):
@@ -129,92 +88,6 @@ def test_returncode_attribute_is_set_after_wait(loop):
     assert run(loop, main()) == 0
 
 
-# ----- which spawn path ----------------------------------------------------------------
-# Ours only: asyncio's loop has one way to spawn.
-
-
-def spawned_process(loop, *args, **kwargs):
-    """Spawn a child, wait for it; the handle class behind its transport."""
-    async def main():
-        transport, protocol = await loop.subprocess_exec(
-            asyncio.SubprocessProtocol, *args, **NO_STDIO, **kwargs)
-        kind = type(transport._uvprocess).__name__
-        await transport._wait()
-        transport.close()
-        return kind
-
-    return run(loop, main())
-
-
-def test_a_child_that_runs_no_python_takes_the_fast_spawn(uvloop_loop):
-    forks = uvloop_ext._fork_calls()
-    assert spawned_process(uvloop_loop, 'true') == 'PidfdProcess'
-    assert spawned_process(uvloop_loop, 'true', cwd='/', umask=0o22,
-                           start_new_session=True, restore_signals=False,
-                           close_fds=False) == 'PidfdProcess'
-    assert uvloop_ext._fork_calls() == forks     # libuv never forked
-
-
-def test_preexec_fn_takes_the_locked_spawn(uvloop_loop):
-    assert spawned_process(uvloop_loop, 'true', preexec_fn=lambda: None) == 'UVProcess'
-
-
-def test_the_locked_spawn_can_be_forced_for_every_child(uvloop_loop):
-    with spawn_path('locked'):
-        assert spawned_process(uvloop_loop, 'true') == 'UVProcess'
-    assert spawned_process(uvloop_loop, 'true') == 'PidfdProcess'
-
-
-def test_without_fast_spawn_support_every_spawn_takes_the_locked_path(uvloop_loop):
-    previous = uvloop_ext._fast_spawn_support(-1)     # as found on a kernel before 5.3
-    try:
-        assert spawned_process(uvloop_loop, 'true') == 'UVProcess'
-    finally:
-        uvloop_ext._fast_spawn_support(previous)
-
-
-def test_fast_spawn_support_is_probed_once():
-    previous = uvloop_ext._fast_spawn_support(0)
-    try:
-        assert uvloop.run(exec_wait('true')) == 0
-        assert uvloop_ext._fast_spawn_support() == 1
-    finally:
-        uvloop_ext._fast_spawn_support(previous)
-
-
-def test_a_vfork_child_shares_our_memory_here():
-    # The fast spawn reads a child's exec error from shared memory; the probe is what
-    # sends every spawn to the locked path where vfork() is a fork() in disguise.
-    assert uvloop_ext._vfork_shares_memory() == 1
-
-
-SIGCHLD_PROBE = """
-import asyncio, signal, uvloop
-
-async def main():
-    proc = await asyncio.create_subprocess_exec('sleep', '30', stdin=None,
-                                                stdout=None, stderr=None)
-    with open('/proc/self/status') as f:     # while the child runs
-        for line in f:
-            if line.startswith('SigCgt:'):
-                print(bool(int(line.split()[1], 16) & (1 << (signal.SIGCHLD - 1))))
-    proc.kill()
-    assert await proc.wait() == -signal.SIGKILL
-
-uvloop.run(main())
-"""
-
-
-@pytest.mark.parametrize('locked', [False, True], ids=['fast', 'locked'])
-def test_only_the_locked_spawn_catches_sigchld(locked):
-    # The fast spawn learns of the exit from the child's pidfd, in this loop alone;
-    # libuv's uv_spawn() installs a process-wide SIGCHLD handler while children run.
-    env = dict(os.environ, UVLOOP_SPAWN_LOCKED='1' if locked else '0')
-    out = subprocess.run([sys.executable, '-c', SIGCHLD_PROBE], env=env,
-                         capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(locked)
-
-
 # ----- errors -------------------------------------------------------------------------
 
 
@@ -237,8 +110,6 @@ def test_bad_cwd_raises_file_not_found_naming_the_cwd(loop, tmp_path):
 def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
     # The fast spawn needs one fd after the child exec'd (its pidfd); the locked one
     # and asyncio's need theirs (error pipe) before. Either way: EMFILE, no child left.
-    import resource
-
     async def main():
         assert await exec_wait('true') == 0     # whatever is done once is done
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -262,7 +133,6 @@ def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         return info.value.errno
 
-    import errno
     assert run(loop, main()) == errno.EMFILE
     assert zombie_children() == []
     assert running_children('sleep') == []
@@ -478,17 +348,6 @@ def test_bad_credentials_raise_as_asyncio(loop, kwargs, error):
     with pytest.raises(error) as popen_info:
         subprocess.Popen(['true'], **kwargs)
     assert str(info.value) == str(popen_info.value)
-
-
-def test_credentials_take_the_locked_spawn(uvloop_loop):
-    assert spawned_process(uvloop_loop, 'true', user=os.geteuid()) == 'UVProcess'
-
-
-def sigign_mask(out):
-    for line in out.decode().splitlines():
-        if line.startswith('SigIgn:'):
-            return int(line.split()[1], 16)
-    raise AssertionError(out)
 
 
 def test_restore_signals_gives_the_child_default_sigpipe(loop, tmp_path):

@@ -1,6 +1,10 @@
-"""Spawning from many threads, each running its own loop (upstream uvloop's issue
-#508: "Racing with another loop to spawn a process"), on both spawn paths, and the
-spawn lock's rules (the locked path's)."""
+"""Our loop's two spawn paths: which child takes which (the fast one: vfork() and a
+pidfd; the locked one: uv_spawn() under the spawn lock), the spawn lock and the forking
+state, fork() and how libuv's calls are counted, spawning from many threads at once
+(upstream uvloop's issue #508: "Racing with another loop to spawn a process", on
+asyncio's loop too), and what many spawns leave behind.
+
+What a child sees, whatever the path, is test_subprocess.py's."""
 
 import asyncio
 import gc
@@ -12,17 +16,15 @@ import threading
 import pytest
 
 import uvloop
-from uvloop import loop as uvloop_ext
 
-from conftest import LOOP_FACTORIES, SPAWN_LOOP_KINDS, spawn_path
+from loops import SPAWN_LOOP_KINDS, assert_no_leaks, debug_counters, loop_factory
+from spawnutil import (NO_STDIO, assert_spawn_state_reset, environ_with_spawn_path,
+                       exec_output, exec_wait, fail_next_spawn, fast_spawn_support,
+                       fast_spawn_support_set_to, fork_calls, needs_fast_spawn,
+                       sigign_mask, spawn_path, spawn_path_taken, spawn_state,
+                       spawning_with_fork, vfork_shares_memory, zombie_children)
 
-NO_STDIO = dict(stdin=None, stdout=None, stderr=None)
 THREAD_TIMEOUT = 60    # a stuck spawn lock fails the test instead of hanging the run
-
-
-async def spawn_and_wait(program, *args, **kwargs):
-    proc = await asyncio.create_subprocess_exec(program, *args, **NO_STDIO, **kwargs)
-    return await proc.wait()
 
 
 async def spawn_many(programs):
@@ -31,7 +33,7 @@ async def spawn_many(programs):
     unexpected = None
     for program in programs:
         try:
-            rc = await spawn_and_wait(program)
+            rc = await exec_wait(program)
         except FileNotFoundError:
             failed += 1
         except Exception as exc:
@@ -49,17 +51,16 @@ def run_in_threads(loop_kind, jobs, switch_interval=1e-6):
     `loop_kind` (asyncio.Runner, as asyncio.run does); return their results in order.
     A tiny switch interval forces thread switches in the middle of spawns; None keeps
     the interpreter's default."""
-    kind, _, variant = loop_kind.partition('-')
-    with spawn_path(variant or 'fast'):
-        return _run_in_threads(LOOP_FACTORIES[kind], jobs, switch_interval)
+    with loop_factory(loop_kind) as factory:
+        return _run_in_threads(factory, jobs, switch_interval)
 
 
-def _run_in_threads(loop_factory, jobs, switch_interval):
+def _run_in_threads(factory, jobs, switch_interval):
     results = [None] * len(jobs)
 
     def worker(i):
         try:
-            with asyncio.Runner(loop_factory=loop_factory) as runner:
+            with asyncio.Runner(loop_factory=factory) as runner:
                 results[i] = runner.run(jobs[i]())
         except BaseException as exc:
             results[i] = exc
@@ -86,9 +87,83 @@ def locked_spawn():
         yield
 
 
-def assert_spawn_state_reset():
-    if hasattr(uvloop_ext, '_spawn_state'):
-        assert uvloop_ext._spawn_state() == (False, False)
+# ----- which spawn path ----------------------------------------------------------------
+# Ours only: asyncio's loop has one way to spawn.
+
+
+@needs_fast_spawn
+def test_a_child_that_runs_no_python_takes_the_fast_spawn(uvloop_loop):
+    forks = fork_calls()
+    assert spawn_path_taken(uvloop_loop, 'true') == 'fast'
+    assert spawn_path_taken(uvloop_loop, 'true', cwd='/', umask=0o22,
+                            start_new_session=True, restore_signals=False,
+                            close_fds=False) == 'fast'
+    assert fork_calls() == forks     # libuv never forked
+
+
+def test_preexec_fn_takes_the_locked_spawn(uvloop_loop):
+    assert spawn_path_taken(uvloop_loop, 'true', preexec_fn=lambda: None) == 'locked'
+
+
+@needs_fast_spawn
+def test_the_locked_spawn_can_be_forced_for_every_child(uvloop_loop):
+    with spawn_path('locked'):
+        assert spawn_path_taken(uvloop_loop, 'true') == 'locked'
+    assert spawn_path_taken(uvloop_loop, 'true') == 'fast'
+
+
+def test_without_fast_spawn_support_every_spawn_takes_the_locked_path(uvloop_loop):
+    with fast_spawn_support_set_to(-1):     # as found on a kernel before 5.3
+        assert spawn_path_taken(uvloop_loop, 'true') == 'locked'
+
+
+@needs_fast_spawn
+def test_fast_spawn_support_is_probed_once():
+    with fast_spawn_support_set_to(0):
+        assert uvloop.run(exec_wait('true')) == 0
+        assert fast_spawn_support() == 1
+
+
+@needs_fast_spawn
+def test_a_vfork_child_shares_our_memory_here():
+    # The fast spawn reads a child's exec error from shared memory; the probe is what
+    # sends every spawn to the locked path where vfork() is a fork() in disguise.
+    assert vfork_shares_memory() == 1
+
+
+SIGCHLD_PROBE = """
+import asyncio, signal, uvloop
+
+async def main():
+    proc = await asyncio.create_subprocess_exec('sleep', '30', stdin=None,
+                                                stdout=None, stderr=None)
+    with open('/proc/self/status') as f:     # while the child runs
+        for line in f:
+            if line.startswith('SigCgt:'):
+                print(bool(int(line.split()[1], 16) & (1 << (signal.SIGCHLD - 1))))
+    proc.kill()
+    assert await proc.wait() == -signal.SIGKILL
+
+uvloop.run(main())
+"""
+
+
+@pytest.mark.parametrize('path', [pytest.param('fast', marks=needs_fast_spawn),
+                                  'locked'])
+def test_only_the_locked_spawn_catches_sigchld(path):
+    # The fast spawn learns of the exit from the child's pidfd, in this loop alone;
+    # libuv's uv_spawn() installs a process-wide SIGCHLD handler while children run.
+    out = subprocess.run([sys.executable, '-c', SIGCHLD_PROBE],
+                         env=environ_with_spawn_path(path),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(path == 'locked')
+
+
+def test_credentials_take_the_locked_spawn(uvloop_loop):
+    assert spawn_path_taken(uvloop_loop, 'true', user=os.geteuid()) == 'locked'
+
+
+# ----- spawning from many threads at once ----------------------------------------------
 
 
 @pytest.mark.parametrize('switch_interval', [1e-6, None],
@@ -126,31 +201,34 @@ def test_half_the_spawns_fail_and_the_other_half_all_succeed(loop_kind):
     assert_spawn_state_reset()
 
 
+# ----- the spawn lock ------------------------------------------------------------------
+
+
 def failing_preexec():
     raise ValueError('refused')
 
 
 FAILING_SPAWNS = {
-    'missing executable': (FileNotFoundError, dict(program='uvloop-no-such-program')),
-    'bad cwd': (FileNotFoundError, dict(program='true', cwd='/nonexistent/dir')),
-    'preexec_fn raises': (subprocess.SubprocessError,
-                          dict(program='true', preexec_fn=failing_preexec)),
-    'bad argument': (ValueError, dict(program='true', env={'A=B': ''})),
+    'missing executable': (FileNotFoundError, ['uvloop-no-such-program'], {}),
+    'bad cwd': (FileNotFoundError, ['true'], dict(cwd='/nonexistent/dir')),
+    'preexec_fn raises': (subprocess.SubprocessError, ['true'],
+                          dict(preexec_fn=failing_preexec)),
+    'bad argument': (ValueError, ['true'], dict(env={'A=B': ''})),
 }
 
 
 @pytest.mark.parametrize('failure', sorted(FAILING_SPAWNS))
 @pytest.mark.parametrize('loop_kind', SPAWN_LOOP_KINDS)
 def test_a_failing_spawn_releases_the_lock_for_other_threads(loop_kind, failure):
-    exc_type, kwargs = FAILING_SPAWNS[failure]
+    exc_type, args, kwargs = FAILING_SPAWNS[failure]
 
     async def fail():
         with pytest.raises(exc_type):
-            await spawn_and_wait(**kwargs)
+            await exec_wait(*args, **kwargs)
         return 'failed as expected'
 
     async def succeed():
-        return await spawn_and_wait('true')
+        return await exec_wait('true')
 
     assert run_in_threads(loop_kind, [fail]) == ['failed as expected']
     assert run_in_threads(loop_kind, [succeed, succeed]) == [0, 0]
@@ -159,15 +237,15 @@ def test_a_failing_spawn_releases_the_lock_for_other_threads(loop_kind, failure)
 
 def test_a_uv_spawn_error_releases_the_lock_and_leaks_nothing(locked_spawn):
     async def fail():
-        uvloop_ext._fail_next_spawn()
+        fail_next_spawn()
         with pytest.raises(OSError) as info:
-            await spawn_and_wait('true')
+            await exec_wait('true')
         assert info.value.errno == 22      # libuv's UV_EINVAL
-        assert uvloop_ext._spawn_state() == (False, False)
+        assert spawn_state() == (False, False)
         return 'failed as expected'
 
     async def succeed():
-        return await spawn_and_wait('true')
+        return await exec_wait('true')
 
     fds = len(os.listdir('/proc/self/fd'))
     assert run_in_threads('uvloop-locked', [fail]) == ['failed as expected']
@@ -219,7 +297,7 @@ def test_spawn_on_the_same_loop_inside_a_spawn_raises_runtime_error(uvloop_loop,
                                                                      locked_spawn):
     async def main():
         raised = spawn_from_fork_hook(asyncio.get_running_loop())
-        rc = await spawn_and_wait('true')
+        rc = await exec_wait('true')
         return rc, raised
 
     rc, raised = uvloop_loop.run_until_complete(main())
@@ -237,7 +315,7 @@ def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_l
     try:
         async def main():
             raised = spawn_from_fork_hook(other)
-            rc = await spawn_and_wait('true')
+            rc = await exec_wait('true')
             return rc, raised
 
         rc, raised = uvloop_loop.run_until_complete(main())
@@ -249,6 +327,7 @@ def test_spawn_on_another_loop_of_the_same_thread_inside_a_spawn_raises(uvloop_l
     assert_spawn_state_reset()
 
 
+@needs_fast_spawn
 def test_a_fast_spawn_never_waits_for_the_spawn_lock():
     # Thread A's locked spawn (preexec_fn) stops inside its critical section, holding
     # the spawn lock; a fast spawn in this thread completes meanwhile.
@@ -265,15 +344,15 @@ def test_a_fast_spawn_never_waits_for_the_spawn_lock():
     results = []
 
     def locked_spawner():
-        results.append(uvloop.run(spawn_and_wait('true', preexec_fn=lambda: None)))
+        results.append(uvloop.run(exec_wait('true', preexec_fn=lambda: None)))
 
     _at_fork_action = action
     thread = threading.Thread(target=locked_spawner, daemon=True)
     thread.start()
     try:
         assert in_lock.wait(THREAD_TIMEOUT)
-        assert uvloop_ext._spawn_state() == (True, True)
-        assert uvloop.run(asyncio.wait_for(spawn_and_wait('true'), 10)) == 0
+        assert spawn_state() == (True, True)
+        assert uvloop.run(asyncio.wait_for(exec_wait('true'), 10)) == 0
     finally:
         release.set()
         _at_fork_action = None
@@ -286,17 +365,15 @@ def test_a_fast_spawn_never_waits_for_the_spawn_lock():
 
 
 def test_2000_spawns_leave_no_fd_handle_or_zombie_behind(spawn_path_kind):
-    from test_subprocess import zombie_children
-
     async def one(i):
         if i % 10 == 1:
             with pytest.raises(FileNotFoundError):
-                await spawn_and_wait('uvloop-no-such-program')
+                await exec_wait('uvloop-no-such-program')
         elif i % 100 == 2:
             with pytest.raises(subprocess.SubprocessError):
-                await spawn_and_wait('true', preexec_fn=failing_preexec)
+                await exec_wait('true', preexec_fn=failing_preexec)
         else:
-            assert await spawn_and_wait('true') == 0
+            assert await exec_wait('true') == 0
 
     async def main():
         for start in range(0, 2000, 50):
@@ -304,7 +381,7 @@ def test_2000_spawns_leave_no_fd_handle_or_zombie_behind(spawn_path_kind):
 
     gc.collect()
     fds = sorted(os.listdir('/proc/self/fd'))
-    counters = uvloop_ext._debug_counters()
+    counters = debug_counters()
     loop = uvloop.new_event_loop()
     try:
         loop.run_until_complete(main())
@@ -313,14 +390,11 @@ def test_2000_spawns_leave_no_fd_handle_or_zombie_behind(spawn_path_kind):
     del loop
     gc.collect()
     assert sorted(os.listdir('/proc/self/fd')) == fds
+    assert_no_leaks(counters)
     if counters is not None:
-        after = uvloop_ext._debug_counters()
-        for name in ('handles_live', 'requests_live', 'callback_handles_live',
-                     'timers_scheduled'):
-            assert after[name] == counters[name], name
         # One handle per child that exec'd (the fast path makes none for a child
         # that failed before exec).
-        assert after['handles_total'] >= counters['handles_total'] + 1800
+        assert debug_counters()['handles_total'] >= counters['handles_total'] + 1800
     assert zombie_children() == []
     assert_spawn_state_reset()
 
@@ -331,18 +405,17 @@ def test_2000_spawns_leave_no_fd_handle_or_zombie_behind(spawn_path_kind):
 @pytest.fixture
 def forced_fork(locked_spawn):
     """Locked spawns with fork() and the at-fork child handler instead of vfork()."""
-    previous = uvloop_ext._spawn_with_fork(True)
-    yield
-    uvloop_ext._spawn_with_fork(previous)
+    with spawning_with_fork():
+        yield
 
 
 def test_libuv_fork_is_routed_to_uvloop(locked_spawn):
     # setup.py compiles libuv with -Dfork=uvloop_fork; if libuv stopped calling fork()
     # (posix_spawn), neither vfork() nor our child set-up would run: caught here, and
     # by the restore_signals/preexec_fn tests of test_subprocess.py.
-    before = uvloop_ext._fork_calls()
+    before = fork_calls()
     assert uvloop.run(spawn_many(['true'] * 3)) == (3, 0, None)
-    assert uvloop_ext._fork_calls() == before + 3
+    assert fork_calls() == before + 3
 
 
 def test_fork_path_spawns_from_many_threads(forced_fork):
@@ -353,22 +426,20 @@ def test_fork_path_spawns_from_many_threads(forced_fork):
 
 
 def test_fork_path_child_set_up(forced_fork, tmp_path):
-    from test_subprocess import exec_output, sigign_mask
-
     async def main():
         rc, out = await exec_output(tmp_path, 'grep', 'SigIgn', '/proc/self/status',
                                     restore_signals=False)
         assert sigign_mask(out) & (1 << 12)          # SIGPIPE stays ignored
         r, w = os.pipe()
         try:
-            assert await spawn_and_wait('sh', '-c', f'echo ok > /proc/self/fd/{w}',
+            assert await exec_wait('sh', '-c', f'echo ok > /proc/self/fd/{w}',
                                         pass_fds=[w]) == 0
             assert os.read(r, 10) == b'ok\n'
         finally:
             os.close(r)
             os.close(w)
         with pytest.raises(FileNotFoundError) as info:
-            await spawn_and_wait('true', cwd=str(tmp_path / 'missing'))
+            await exec_wait('true', cwd=str(tmp_path / 'missing'))
         assert info.value.filename == str(tmp_path / 'missing')
 
     uvloop.run(main())

@@ -1,0 +1,55 @@
+"""The loops every behavioural test runs on, and the debug build's live counters.
+
+Loop kinds: 'uvloop' and 'asyncio'; the subprocess tests add 'uvloop-locked', our loop
+with every spawn forced through the locked path (spawnutil.spawn_path). The debug
+counters are read here only, so that the test-only hook behind them has one user."""
+
+import asyncio
+import contextlib
+import gc
+
+import uvloop
+
+from spawnutil import spawn_path
+
+LOOP_FACTORIES = {
+    'uvloop': uvloop.new_event_loop,
+    'asyncio': asyncio.new_event_loop,
+}
+
+# For test modules about subprocesses: override `loop_kind` with these.
+SPAWN_LOOP_KINDS = ['asyncio', 'uvloop', 'uvloop-locked']
+
+
+@contextlib.contextmanager
+def loop_factory(loop_kind):
+    """The factory of `loop_kind`'s loops; its spawn path ('uvloop-locked') holds
+    until the block ends."""
+    kind, _, variant = loop_kind.partition('-')
+    with spawn_path(variant or 'fast'):
+        yield LOOP_FACTORIES[kind]
+
+
+def is_debug_build():
+    """Whether this uvloop keeps the live counters (UVLOOP_DEBUG=1, `make test`)."""
+    return uvloop.loop._debug_counters() is not None
+
+
+def debug_counters():
+    """The debug build's live counters after a full collection, or None."""
+    gc.collect()
+    return uvloop.loop._debug_counters()
+
+
+LIVE_COUNTERS = ('handles_live', 'requests_live', 'timers_scheduled',
+                 'callback_handles_live')
+
+
+def assert_no_leaks(before):
+    """Assert that the live counters are back where `before` recorded them."""
+    if before is None:
+        return
+    after = debug_counters()
+    for name in LIVE_COUNTERS:
+        assert after[name] == before[name], (
+            f'{name}: {before[name]} before, {after[name]} after')
