@@ -66,8 +66,8 @@ test-ft: $(LIBUV)
 # known false ones are listed, with why, in .ci/tsan.supp. Under TSan vfork() is a
 # fork(), so every spawn takes the locked path and the test that needs the fast one
 # is left out.
-TSAN_TESTS = test_threadsafe.py test_free_threading.py test_spawn_threads.py
-TSAN_SELECT = not asyncio and not test_a_fast_spawn_never_waits_for_the_spawn_lock
+TSAN_TESTS = test_threadsafe.py test_free_threading.py test_spawn_paths.py
+TSAN_SELECT = not asyncio and not needs_fast_spawn
 test-tsan: $(LIBUV)
 	FT_TSAN=1 .ci/ft-python >/dev/null
 	UVLOOP_DEBUG=1 $(TSAN_PYTHON) -m pip install --quiet --no-build-isolation --no-deps .
