@@ -75,7 +75,7 @@ def libuv_build_settings():
     key = platform_key()
     sources = [os.path.join(LIBUV_TREE, path)
                for path in LIBUV_COMMON_SOURCES + LIBUV_PLATFORM_SOURCES[key]]
-    # libuv's fork() (in process.c) calls our uvloop_fork() (uvloop/includes/spawn.h),
+    # libuv's fork() (in process.c) calls our uvloop_fork() (uvloop/spawn/spawn.c),
     # which spawns with vfork() when it can.
     macros = [('_FILE_OFFSET_BITS', '64'), ('_LARGEFILE_SOURCE', '1'),
               ('fork', 'uvloop_fork')]
@@ -100,7 +100,7 @@ def extensions():
     sources, includes, macros, libraries, link_args = libuv_build_settings()
     extension = Extension(
         'uvloop.loop',
-        sources=['uvloop/loop.pyx'] + sources,
+        sources=['uvloop/loop.pyx', 'uvloop/spawn/spawn.c'] + sources,
         include_dirs=['uvloop'] + includes,
         define_macros=macros + [('UVLOOP_DEBUG', '1' if debug else '0')],
         libraries=libraries,

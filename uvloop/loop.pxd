@@ -12,17 +12,19 @@ from .includes.system cimport sockaddr, sockaddr_storage, socklen_t
 
 
 cdef class Loop
+cdef class ChildPlan
 
 
 include "callbacks.pxd"
 include "handles/handle.pxd"
 include "handles/timer.pxd"
 include "handles/async_.pxd"
+include "handles/poll.pxd"
+include "handles/process.pxd"
 include "timers.pxd"
 include "fd_watches.pxd"
 include "signals.pxd"
-include "handles/poll.pxd"
-include "handles/process.pxd"
+include "spawn/plan.pxd"
 include "net/sockaddr.pxd"
 include "transports/transport.pxd"
 include "transports/stream.pxd"

@@ -54,6 +54,8 @@ include "handles/process.pyx"
 include "timers.pyx"
 include "fd_watches.pyx"
 include "signals.pyx"
+include "spawn/plan.pyx"
+include "spawn/spawn.pyx"
 include "net/sockaddr.pyx"
 include "transports/transport.pyx"
 include "transports/stream.pyx"
@@ -995,8 +997,8 @@ cdef class Loop:
                              transport, protocol)
         return transport, protocol
 
-    # ----- subprocesses (the machinery is in handles/process.pyx and
-    # subprocess_transport.pyx) ---------------------------------------------------------
+    # ----- subprocesses (the arguments: spawn/plan.pyx; the spawn: spawn/spawn.pyx;
+    # the transport: transports/subprocess.pyx) ----------------------------------------
 
     async def subprocess_exec(self, protocol_factory, program, *args,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -1036,10 +1038,10 @@ cdef class Loop:
         protocol = protocol_factory()
         if self._debug:
             # Parameters are not logged: they may hold secrets, as asyncio says.
-            _log_subprocess(debug_log, stdin, stdout, stderr)
+            aio_log_subprocess(None, debug_log, stdin, stdout, stderr)
         extra = kwargs.pop('extra', None)
-        transport = await _make_subprocess_transport(
-            self, protocol, args, shell, stdin, stdout, stderr, extra, kwargs)
+        plan = _popen_plan(args, shell, stdin, stdout, stderr, kwargs)
+        transport = await _make_subprocess_transport(self, protocol, plan, extra)
         if self._debug:
             aio_logger.info('%s: %r', debug_log, transport)
         return transport, protocol

@@ -1,28 +1,3 @@
-cdef class ChildPlan:
-    cdef:
-        uvloop_spawn_plan plan
-        # Where a vfork child of the fast spawn reports a failure (plan.report).
-        uvloop_spawn_report report
-        # The bytes objects whose buffers the plan's char* point into.
-        list _buffers
-        char** _argv
-        char** _envp
-        char** _exec_paths
-        int* _keep_fds
-        gid_t* _groups
-        object preexec_fn
-        # The child must be a real fork(), not a vfork(): it runs Python (preexec_fn)
-        # or changes credentials (see spawn.h).
-        bint needs_fork
-        # For the parent's error messages, as subprocess words them.
-        object cwd
-        object executable
-
-    cdef char** _cstrings(self, list items) except NULL
-    cdef _set_credentials(self, groups, gid, uid)
-    cdef _set_errpipe(self, int fd)
-
-
 cdef class ChildProcess(UVHandle):
     # What the subprocess transport sees of a child, whichever way it was spawned:
     # pid, returncode, send_signal(), close() and the exit callback.

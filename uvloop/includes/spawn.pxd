@@ -1,10 +1,19 @@
-# The child side of a spawn (spawn.h): the plan the parent prepares and the function the
-# child runs between fork() and exec(). Declarations only.
+# The C side of a spawn (spawn/spawn.h): the plan the parent prepares, the child code,
+# the locked spawn's process-wide state. Declarations only.
 
 from posix.types cimport gid_t, pid_t, sigset_t
 
 
-cdef extern from "includes/spawn.h" nogil:
+cdef extern from "pthread.h" nogil:
+    ctypedef unsigned long pthread_t
+    pthread_t pthread_self()
+    int pthread_atfork(void (*prepare)() noexcept nogil,
+                       void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
+    int pthread_sigmask(int how, const sigset_t* set, sigset_t* oldset)
+
+
+cdef extern from "spawn/spawn.h" nogil:
     ctypedef struct uvloop_spawn_report:
         int err
         char stage
@@ -30,53 +39,22 @@ cdef extern from "includes/spawn.h" nogil:
         int exec_count
         char* const* argv
         char* const* envp
-        int (*preexec)() noexcept
+        int (*preexec)(const uvloop_spawn_plan* plan) noexcept
+        void* preexec_arg
 
-    void uvloop_spawn_child(const uvloop_spawn_plan* plan)
     pid_t uvloop_spawn_vfork(const uvloop_spawn_plan* plan)
-    int uvloop_pidfd_open(pid_t pid)
     int uvloop_vfork_shares_memory()
+    int uvloop_pidfd_open(pid_t pid)
     int uvloop_pidfd_send_signal(int pidfd, int sig)
 
-    const uvloop_spawn_plan* uvloop_vfork_plan
-    int uvloop_fork_calls
+    ctypedef struct uvloop_forking_state:
+        int active
+        pthread_t thread
+        const uvloop_spawn_plan* plan
+        int allow_vfork
+        void* loop
+
+    uvloop_forking_state uvloop_forking
     int uvloop_thread_in_spawn
-
-
-cdef extern from "pthread.h" nogil:
-    ctypedef unsigned long pthread_t
-    pthread_t pthread_self()
-    int pthread_equal(pthread_t t1, pthread_t t2)
-    int pthread_atfork(void (*prepare)() noexcept nogil,
-                       void (*parent)() noexcept nogil,
-                       void (*child)() noexcept nogil)
-    int pthread_sigmask(int how, const sigset_t* set, sigset_t* oldset)
-
-
-cdef extern from "includes/spawn.h" nogil:
-    pthread_t uvloop_vfork_thread
-
-
-# The parent side of the fast spawn: reaping and signalling one child.
-cdef extern from "sys/wait.h" nogil:
-    pid_t waitpid(pid_t pid, int* status, int options)
-    int WNOHANG
-    bint WIFSIGNALED(int status)
-    int WTERMSIG(int status)
-    int WEXITSTATUS(int status)
-
-
-cdef extern from "unistd.h" nogil:
-    pid_t getpid()
-
-
-cdef extern from "signal.h" nogil:
-    int kill(pid_t pid, int sig)
-
-
-cdef extern from "errno.h" nogil:
-    int ECHILD
-    int EINVAL
-    int ENOSYS
-    int EPERM
-    int ESRCH
+    void uvloop_atfork_child()
+    int uvloop_fork_calls

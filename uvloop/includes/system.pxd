@@ -1,6 +1,7 @@
 # The few system headers the loop needs beyond libuv. Declarations only.
 
 from libc.stdint cimport uint16_t, uint32_t
+from posix.types cimport pid_t
 
 
 cdef extern from "sys/socket.h" nogil:
@@ -99,9 +100,7 @@ cdef extern from "netdb.h" nogil:
 
 cdef extern from "unistd.h" nogil:
     int close(int fd)
-    ssize_t read(int fd, void* buf, size_t count)
-    ssize_t write(int fd, const void* buf, size_t count)
-    int dup(int oldfd)
+    pid_t getpid()
 
 
 cdef extern from "fcntl.h" nogil:
@@ -115,11 +114,17 @@ cdef extern from "fcntl.h" nogil:
 
 cdef extern from "signal.h" nogil:
     int SIGINT
-    int SIGCHLD
     int SIGKILL
     int SIGTERM
-    int SIGPIPE
-    int NSIG
+    int kill(pid_t pid, int sig)
+
+
+cdef extern from "sys/wait.h" nogil:
+    pid_t waitpid(pid_t pid, int* status, int options)
+    int WNOHANG
+    bint WIFSIGNALED(int status)
+    int WTERMSIG(int status)
+    int WEXITSTATUS(int status)
 
 
 cdef extern from "errno.h" nogil:
@@ -132,3 +137,7 @@ cdef extern from "errno.h" nogil:
     int EIO
     int ENOTCONN
     int ENAMETOOLONG
+    int ECHILD
+    int EINVAL
+    int ENOSYS
+    int EPERM

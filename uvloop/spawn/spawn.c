@@ -1,10 +1,5 @@
-/* The child side of a spawn: what runs in the child between fork() and exec().
- *
- * Why C and why so plain: the parent is multi-threaded, so in the child only
- * async-signal-safe calls are allowed (another thread may have held malloc's or stdio's
- * lock at fork time; the child would deadlock on it). Everything the child needs, down
- * to the list of paths to try for exec, is prepared by the parent in a
- * `uvloop_spawn_plan` before fork; the child only reads it.
+/* The C side of a spawn (declarations and the plan in spawn.h): what runs in the child
+ * between fork() and exec(), and the two ways to make that child.
  *
  * Why the child does the whole set-up instead of returning to libuv: libuv's own child
  * code (src/unix/process.c, uv__process_child_init) resets every signal 1..31 to
@@ -23,7 +18,8 @@
  *   written, so any number of threads may spawn at once.
  * - The locked spawn (uv_spawn() inside the spawn critical section, process.pyx): libuv
  *   forks, and uvloop_spawn_child() runs from the pthread_atfork child handler, or from
- *   uvloop_fork() below when libuv's fork() may be a vfork().
+ *   uvloop_fork() below when libuv's fork() may be a vfork(). Either reads the plan
+ *   from `uvloop_forking`, the state the spawn lock guards.
  *
  * Reports. The locked spawn uses an error pipe (close-on-exec, so the parent reads EOF
  * after exec):
@@ -35,8 +31,7 @@
  * memory and the parent resumes only once the child exec'd or exited, so the child
  * stores its error in plan->report and the parent reads it there.
  */
-#ifndef UVLOOP_SPAWN_H
-#define UVLOOP_SPAWN_H
+#include "spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,49 +44,17 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <pthread.h>
 
-/* setup.py compiles the vendored libuv with -Dfork=uvloop_fork: its one fork() call
- * (src/unix/process.c) lands in uvloop_fork() below. Here we need the real one. */
+/* setup.py compiles libuv (and this file) with -Dfork=uvloop_fork: libuv's one fork()
+ * call (src/unix/process.c) lands in uvloop_fork() below. Here we need the real one. */
 #ifdef fork
 #undef fork
 extern pid_t fork(void);
 #endif
 
-/* What a vfork child tells its parent through shared memory (errpipe -1). */
-typedef struct {
-    volatile int err;          /* 0: exec'd, else the errno of the failed step */
-    volatile char stage;       /* 'x': exec failed, 'n': a step before exec failed */
-} uvloop_spawn_report;
-
-typedef struct {
-    int errpipe;               /* write end of the error pipe, close-on-exec, >= 3;
-                                  -1: report through `report` (vfork only) */
-    uvloop_spawn_report *report;
-    int stdio[3];              /* fd that becomes 0, 1, 2 in the child; -1: inherited */
-    const int *keep_fds;       /* sorted fds >= 3 kept by close_fds (pass_fds, errpipe) */
-    int keep_count;
-    int close_fds;
-    const char *cwd;           /* NULL: the parent's */
-    int umask;                 /* -1: the parent's */
-    int restore_signals;       /* SIGPIPE and SIGXFSZ back to SIG_DFL (Python ignores them) */
-    int start_new_session;     /* setsid() */
-    int pgid;                  /* -1: none, else setpgid(0, pgid) */
-    /* Credentials (subprocess's extra_groups, group, user). glibc's set*id() and
-     * setgroups() signal every thread of the process, so a child that needs them must
-     * be a real fork() (a vfork() child would act on the parent's threads). */
-    const gid_t *groups;
-    int ngroups;               /* -1: unchanged, else setgroups(ngroups, groups) */
-    long long gid;             /* -1: unchanged, else setregid(gid, gid) */
-    long long uid;             /* -1: unchanged, else setreuid(uid, uid) */
-    sigset_t sigmask;          /* the forking thread's mask, given to the new program */
-    char *const *exec_paths;   /* tried in order, like subprocess's executable_list */
-    int exec_count;
-    char *const *argv;
-    char *const *envp;         /* NULL: the parent's environ */
-    int (*preexec)(void);      /* NULL, or runs preexec_fn; non-zero: it failed and
-                                  already wrote its report */
-} uvloop_spawn_plan;
+uvloop_forking_state uvloop_forking;
+__thread int uvloop_thread_in_spawn = 0;
+int uvloop_fork_calls = 0;
 
 
 static void uvloop_spawn_write(int fd, const char *buf, size_t len) {
@@ -170,8 +133,7 @@ static void uvloop_spawn_close_fds(const uvloop_spawn_plan *plan) {
 }
 
 
-/* Never returns: the child execs or _exits. */
-static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
+void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
     struct sigaction sa;
     int src[3];
     int fd, i, sig, saved_errno;
@@ -253,7 +215,7 @@ static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
      * signals blocked). preexec_fn runs with it too, as under fork(). */
     sigprocmask(SIG_SETMASK, &plan->sigmask, NULL);
 
-    if (plan->preexec != NULL && plan->preexec() != 0)
+    if (plan->preexec != NULL && plan->preexec(plan) != 0)
         _exit(255);
 
     if (plan->close_fds)
@@ -275,17 +237,6 @@ static void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
     uvloop_spawn_fail(plan, saved_errno, 'x');
 }
 
-
-/* Per thread, no lock needed: this thread holds the spawn lock (it is inside the
- * critical section). Lets a re-entrant spawn from the same thread raise instead of
- * waiting forever for a lock it holds itself. */
-static __thread int uvloop_thread_in_spawn = 0;
-
-/* Set, under the spawn lock, while a spawn whose child runs no Python (no preexec_fn)
- * is inside uv_spawn(): its fork() may then be a vfork(). */
-static const uvloop_spawn_plan *uvloop_vfork_plan = NULL;
-static pthread_t uvloop_vfork_thread;
-static int uvloop_fork_calls = 0;   /* tests: proves libuv's fork() comes here */
 
 /* vfork() a child that runs child(arg), which never returns (it execs or _exits);
  * return the child's pid, or -errno.
@@ -317,8 +268,7 @@ static void uvloop_spawn_child_of_vfork(const void *plan) {
     uvloop_spawn_child((const uvloop_spawn_plan *)plan);
 }
 
-/* vfork() a child that runs uvloop_spawn_child(plan); its pid, or -errno. */
-static pid_t uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
+pid_t uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
     return uvloop_vfork(uvloop_spawn_child_of_vfork, plan);
 }
 
@@ -328,12 +278,10 @@ static void uvloop_vfork_probe_child(const void *child_ran) {
     _exit(0);
 }
 
-/* 1 if a vfork() child shares our memory, as it does on Linux; 0 where vfork() is a
- * fork() in disguise (ThreadSanitizer and valgrind make it one): there the fast spawn
- * would never see a child's exec error in plan->report, so every spawn must take the
- * locked one, whose children report through a pipe. -errno if vfork() failed. Costs one
- * throwaway child, reaped here; the caller asks once per process. */
-static int uvloop_vfork_shares_memory(void) {
+/* Where vfork() is a fork() in disguise the fast spawn would never see a child's exec
+ * error in plan->report, so every spawn must take the locked one, whose children
+ * report through a pipe. The caller asks once per process. */
+int uvloop_vfork_shares_memory(void) {
     volatile int child_ran = 0;
     pid_t pid = uvloop_vfork(uvloop_vfork_probe_child, (const void *)&child_ran);
     if (pid < 0)
@@ -344,15 +292,21 @@ static int uvloop_vfork_shares_memory(void) {
 }
 
 
-/* The locked spawn. libuv's fork(): for our own spawns that allow it, a vfork()
- * (uvloop_spawn_vfork); any other fork() is a real fork(). */
+void uvloop_atfork_child(void) {
+    /* In every child of every fork() of this process. Acts only in the child of the
+     * thread inside a locked spawn: a fork by any other thread (or by C code while no
+     * spawn runs) is none of our business. */
+    if (uvloop_forking.active && pthread_equal(uvloop_forking.thread, pthread_self()))
+        uvloop_spawn_child(uvloop_forking.plan);
+}
+
 pid_t uvloop_fork(void) {
-    const uvloop_spawn_plan *plan = uvloop_vfork_plan;
     pid_t pid;
     __atomic_add_fetch(&uvloop_fork_calls, 1, __ATOMIC_RELAXED);
-    if (plan == NULL || !pthread_equal(uvloop_vfork_thread, pthread_self()))
+    if (!uvloop_forking.active || !uvloop_forking.allow_vfork ||
+            !pthread_equal(uvloop_forking.thread, pthread_self()))
         return fork();
-    pid = uvloop_spawn_vfork(plan);
+    pid = uvloop_spawn_vfork(uvloop_forking.plan);
     if (pid < 0) {
         errno = -pid;
         return -1;
@@ -365,7 +319,7 @@ pid_t uvloop_fork(void) {
  * exited, and signals sent through it cannot reach a later process that reuses the pid.
  * Raw system calls: glibc has wrappers only since 2.36. Both return -errno on failure
  * (-ENOSYS where the kernel or the headers lack them). */
-static int uvloop_pidfd_open(pid_t pid) {
+int uvloop_pidfd_open(pid_t pid) {
 #ifdef SYS_pidfd_open
     long fd = syscall(SYS_pidfd_open, pid, 0);
     return fd < 0 ? -errno : (int)fd;
@@ -374,7 +328,7 @@ static int uvloop_pidfd_open(pid_t pid) {
 #endif
 }
 
-static int uvloop_pidfd_send_signal(int pidfd, int sig) {
+int uvloop_pidfd_send_signal(int pidfd, int sig) {
 #ifdef SYS_pidfd_send_signal
     if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
         return -errno;
@@ -383,5 +337,3 @@ static int uvloop_pidfd_send_signal(int pidfd, int sig) {
     return -ENOSYS;
 #endif
 }
-
-#endif
