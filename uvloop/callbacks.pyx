@@ -1,5 +1,7 @@
 # Handle and TimerHandle: what call_soon / call_later / call_at return.
 #
+# Needs: the Loop they belong to (its debug flag, exception handler, TimerQueue).
+#
 # Code compiled by Cython runs without Python frames of its own, so sys._getframe(0)
 # there is already the user's frame: that is what debug mode's _source_traceback records.
 #

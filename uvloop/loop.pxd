@@ -62,7 +62,7 @@ cdef class Loop:
         FdWatches _fd_watches
         # fd -> transport, so add_reader refuses fds that a transport owns.
         object _transports
-        # Where every stream and datagram read lands (handles/stream.pyx).
+        # Where every stream and datagram read lands (transports/transport.pyx).
         bytearray _recv_buffer
 
         # Every open UVHandle: the loop owns them until their close callback ran.

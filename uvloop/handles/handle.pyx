@@ -1,5 +1,7 @@
 # UVHandle: the base of every Python object that owns one libuv handle.
 #
+# Needs: the Loop (its uv_loop_t, its `_handles` set), convert_error (errors.pyx).
+#
 # Life of the uv_*_t (the rules every subclass follows):
 # - `_alloc()` allocates the zeroed uv_*_t; the subclass then calls `uv_<type>_init()`
 #   and gives its result to `_attach_or_raise()`: on failure the memory is freed at once

@@ -1,6 +1,8 @@
 # UVPoll: readiness of one file descriptor that the user owns (add_reader, add_writer
 # and the sock_* methods), one uv_poll_t per fd per loop as libuv requires.
 #
+# Needs: UVHandle (handle.pyx), Handle (callbacks.pyx), the loop's ready queue.
+#
 # Events do not call Python code inside libuv: the reader/writer Handle is appended to
 # the ready queue and runs with the rest of the batch, as in asyncio.
 #

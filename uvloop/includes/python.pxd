@@ -9,8 +9,6 @@ cdef extern from "Python.h":
     object PyContext_CopyCurrent()
 
     int PyCallable_Check(object o)
-    bint PyCoro_CheckExact(object o)
-    bint PyGen_CheckExact(object o)
     bint PyFunction_Check(object o)
     bint PyMethod_Check(object o)
     # Borrowed references.
@@ -29,11 +27,7 @@ cdef extern from "Python.h":
     void PyThread_release_lock(PyThread_type_lock lock) nogil
     int WAIT_LOCK
     int NOWAIT_LOCK
-    unsigned long PyThread_get_thread_ident()
 
-    object PyMemoryView_FromMemory(char* mem, Py_ssize_t size, int flags)
-    int PyBUF_READ
-    int PyBUF_WRITE
 
     void* PyMem_RawMalloc(size_t n) nogil
     void* PyMem_RawCalloc(size_t nelem, size_t elsize) nogil
@@ -41,7 +35,6 @@ cdef extern from "Python.h":
 
     object PyUnicode_EncodeFSDefault(object unicode)
     object PyUnicode_DecodeFSDefault(const char* s)
-    void _Py_RestoreSignals()
 
 
 cdef extern from "Python.h":
@@ -49,7 +42,6 @@ cdef extern from "Python.h":
     ctypedef struct PyCodeObject:
         int co_flags
     int CO_COROUTINE
-    int CO_ITERABLE_COROUTINE
 
 
 cdef extern from "includes/atomics.h" nogil:

@@ -18,15 +18,8 @@ cdef extern from "sys/socket.h" nogil:
     int AF_INET6
     int AF_UNIX
     int AF_UNSPEC
-    int SOCK_STREAM
-    int SOCK_DGRAM
     int SOL_SOCKET
     int SO_REUSEADDR
-    int SO_REUSEPORT
-    int SO_BROADCAST
-    int SO_ERROR
-    int SO_TYPE
-    int SOMAXCONN
 
     int getsockopt(int sockfd, int level, int optname, void* optval,
                    socklen_t* optlen)
@@ -38,10 +31,10 @@ cdef extern from "sys/socket.h" nogil:
 
 cdef extern from "netinet/in.h" nogil:
     struct in_addr:
-        uint32_t s_addr
+        pass
 
     struct in6_addr:
-        unsigned char s6_addr[16]
+        pass
 
     struct sockaddr_in:
         sa_family_t sin_family
@@ -54,11 +47,6 @@ cdef extern from "netinet/in.h" nogil:
         uint32_t sin6_flowinfo
         in6_addr sin6_addr
         uint32_t sin6_scope_id
-
-    int IPPROTO_TCP
-    int IPPROTO_UDP
-    int IPPROTO_IPV6
-    int IPV6_V6ONLY
 
 
 cdef extern from "sys/un.h" nogil:
@@ -74,27 +62,9 @@ cdef extern from "arpa/inet.h" nogil:
     uint32_t htonl(uint32_t)
     const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
     int inet_pton(int af, const char* src, void* dst)
-    int INET6_ADDRSTRLEN
 
 
 cdef extern from "netdb.h" nogil:
-    struct addrinfo:
-        int ai_flags
-        int ai_family
-        int ai_socktype
-        int ai_protocol
-        socklen_t ai_addrlen
-        sockaddr* ai_addr
-        char* ai_canonname
-        addrinfo* ai_next
-
-    int AI_PASSIVE
-    int AI_CANONNAME
-    int AI_NUMERICHOST
-    int AI_NUMERICSERV
-    int NI_NUMERICHOST
-    int NI_NUMERICSERV
-
     const char* gai_strerror(int errcode)
 
 
@@ -132,8 +102,6 @@ cdef extern from "errno.h" nogil:
     int EBADF
     int EINTR
     int EAGAIN
-    int EWOULDBLOCK
-    int EINPROGRESS
     int EIO
     int ENOTCONN
     int ENAMETOOLONG

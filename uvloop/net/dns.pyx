@@ -1,5 +1,7 @@
 # Name resolution for loop.getaddrinfo() / getnameinfo(): numeric hosts and ports
 # are answered at once; names go to the default executor, as in asyncio.
+#
+# Needs: Loop.run_in_executor().
 
 import socket as socket_module
 

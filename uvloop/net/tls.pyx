@@ -1,5 +1,7 @@
 # TLS: a protocol layered on our stream transports, not a second socket path.
 #
+# Needs: asyncio's SSLProtocol (asyncio_compat.pyx).
+#
 # The TLS state machine is asyncio's own `sslproto.SSLProtocol` (ssl.MemoryBIO based):
 # it sits between a TCP or Unix transport of ours and the user's protocol, and hands
 # the user `ssl_protocol._app_transport`. Using the running Python's implementation

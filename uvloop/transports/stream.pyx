@@ -6,6 +6,9 @@
 # asyncio's pipe transports differ. What all transports share is in transport.pyx,
 # and so are the life rules of the handle, its descriptor and the Python references.
 #
+# Needs: UVTransport and the receive buffer (transport.pyx), UVHandle
+# (handles/handle.pyx), Server (net/server.pyx) for accepted connections.
+#
 # Stream specifics:
 # - A subclass's `new()` allocates the handle sized for _StreamMemory (the uv handle,
 #   then what the allocation callback needs to run without the GIL), runs
@@ -17,7 +20,6 @@
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
                              PyBUF_WRITABLE)
-from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
 
@@ -28,11 +30,6 @@ cdef object BufferedProtocol = asyncio.BufferedProtocol
 
 
 cdef enum:
-    # Bytes per read() call (and above the largest UDP datagram). Measured on a
-    # 100 KiB TCP echo: 256 KiB (asyncio's max_size) doubles the CPU per request
-    # (the kernel's copy into a buffer that size is slow, likely cache-bound); 32
-    # and 64 KiB cost more read calls; 128 KiB is the cheapest, from 1 KiB to 1 MiB.
-    RECV_BUFFER_SIZE = 128 * 1024
     # Buffers of writelines() that go on the stack; more take a heap array.
     WRITEV_STACK_BUFFERS = 16
 
@@ -45,20 +42,6 @@ cdef str _WRITELINES_EOF_ERROR = (
 cdef str _WRITELINES_SENDFILE_ERROR = (
     'unable to writelines; sendfile is in progress' if sys.version_info >= (3, 12)
     else 'unable to write; sendfile is in progress')
-
-
-cdef char* _loop_recv_buffer(Loop loop) except NULL:
-    """The loop's receive buffer: every read of every stream and datagram handle of
-    this loop lands here first (reads never overlap: they run on the loop thread).
-
-    Its start is aligned to 64 bytes. A block this large is mmap()ed by malloc and
-    starts 16 bytes into a page, and there the kernel's copy out of a pipe (read())
-    runs at half speed on this project's machines (2x the CPU per MB)."""
-    cdef size_t start
-    if loop._recv_buffer is None:
-        loop._recv_buffer = bytearray(RECV_BUFFER_SIZE + 64)
-    start = <size_t>PyByteArray_AS_STRING(loop._recv_buffer)
-    return <char*>((start + 63) & ~(<size_t>63))
 
 
 cdef void _on_stream_alloc(uv.uv_handle_t* handle, size_t suggested_size,

@@ -2,6 +2,8 @@
 # (TCPServer). Everything but the handle type lives in stream.pyx, and so do the life
 # rules: `new()` runs uv_tcp_init() and attaches the handle; libuv owns the descriptor
 # given to `_open_fd()` (or accepted) and closes it with the handle.
+#
+# Needs: UVSocketStream, UVStreamServer (stream.pyx).
 
 
 cdef class TCPTransport(UVSocketStream):

@@ -3,6 +3,9 @@
 # sendto() that tries to send at once and queues only what would block, flow
 # control over the queued bytes, close() after the queue drained, abort().
 #
+# Needs: UVTransport and the receive buffer (transport.pyx), the address
+# conversions (net/sockaddr.pyx).
+#
 # Life rules are those of every transport (transport.pyx): `new()` runs uv_udp_init()
 # and attaches the handle; libuv owns the descriptor given to `_open_fd()` and closes
 # it with the handle. Each queued datagram is one malloc'ed request holding a
