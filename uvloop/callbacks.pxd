@@ -9,8 +9,11 @@ cdef class Handle:
         Loop _loop
         object _repr
         object __weakref__
+        # _UNTRACKED_* bits: what _untrack_while_queued() took out of the cyclic GC.
+        int _untracked
 
     cdef _run(self)
+    cdef _track_again(self)
     cdef _report_error(self, exc)
 
 

@@ -9,6 +9,8 @@
 # get_context, the repr, the exception-handler context on failure) but are cdef classes:
 # the ready queue and the timer heap touch their fields without Python attribute lookups.
 
+from cpython.ref cimport Py_REFCNT
+
 import sys
 
 cdef object sys_getframe = sys._getframe
@@ -22,6 +24,46 @@ cdef inline _init_handle(Handle handle, Loop loop, callback, tuple args, context
     handle._context = PyContext_CopyCurrent() if context is None else context
     if loop._debug:
         handle._source_traceback = aio_extract_stack(sys_getframe(0))
+
+
+# Handles waiting in the ready queue are out of the cyclic GC. A call_soon() allocates
+# two GC objects (the Handle and its context copy); with thousands queued, every
+# young-generation collection walked them all, a fifth of call_soon's cost. While
+# queued a Handle cannot be garbage (the queue holds it) and untracked objects count
+# as roots, so nothing it refers to is collected early. When it leaves the queue
+# (run, skipped once cancelled, or dropped by Loop.close()) and something else still
+# holds it, it and its context are tracked again, so a cycle through it is found.
+cdef enum:
+    _UNTRACKED_HANDLE = 1
+    _UNTRACKED_CONTEXT = 2
+
+
+cdef inline _untrack_while_queued(Handle handle, bint own_context):
+    """For call_soon's Handles (never TimerHandles: their heap is not a queue);
+    `own_context`: the context is the copy _init_handle() made for this Handle."""
+    if UVLOOP_UNTRACK_QUEUED_HANDLES:
+        PyObject_GC_UnTrack(handle)
+        handle._untracked = _UNTRACKED_HANDLE
+        if own_context:
+            PyObject_GC_UnTrack(handle._context)
+            handle._untracked |= _UNTRACKED_CONTEXT
+
+
+cdef inline _dequeued(Handle handle):
+    """The queue just dropped `handle`, and the caller holds it. Checked before it
+    runs: while it runs only _report_error() hands it out, and tracks it first."""
+    if Py_REFCNT(handle) > 1:
+        handle._track_again()
+
+
+cdef _forget_queue(list queue, Py_ssize_t start):
+    """The loop closes and drops queue[start:]: whatever of it lives on (a Handle
+    someone holds) is in the cyclic GC again."""
+    cdef Py_ssize_t i
+    for i in range(start, len(queue)):
+        handle = queue[i]
+        if handle is not None and (<Handle>handle)._untracked:
+            (<Handle>handle)._track_again()
 
 
 cdef _new_context_or(context):
@@ -40,6 +82,10 @@ cdef class Handle:
     def __dealloc__(self):
         if UVLOOP_DEBUG:
             uvloop_count(UVLOOP_CB_HANDLES_LIVE, -1)
+        if self._untracked & _UNTRACKED_CONTEXT:
+            # A context's dealloc expects it tracked (CPython untracks it without
+            # checking).
+            PyObject_GC_Track(self._context)
 
     def __init__(self, callback, args, loop, context=None):
         self._callback = callback
@@ -69,7 +115,16 @@ cdef class Handle:
         if error is not None:
             self._report_error(error)
 
+    cdef _track_again(self):
+        if self._untracked & _UNTRACKED_HANDLE:
+            PyObject_GC_Track(self)
+        if self._untracked & _UNTRACKED_CONTEXT:
+            PyObject_GC_Track(self._context)
+        self._untracked = 0
+
     cdef _report_error(self, exc):
+        if self._untracked:
+            self._track_again()      # the exception handler may keep it
         context = {
             'message': (f'Exception in callback '
                         f'{aio_format_callback_source(self._callback, self._args)}'),
@@ -94,6 +149,10 @@ cdef class Handle:
         return self._cancelled
 
     def get_context(self):
+        if self._untracked & _UNTRACKED_CONTEXT:
+            # It leaves the Handle: back into the cyclic GC.
+            PyObject_GC_Track(self._context)
+            self._untracked &= ~_UNTRACKED_CONTEXT
         return self._context
 
     def _repr_info(self):

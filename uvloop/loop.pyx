@@ -275,6 +275,7 @@ cdef class Loop:
             self._signals.remove_all()
         finally:
             self._close_handles()
+            _forget_queue(self._ready, self._ready_head)
             self._ready = []
             self._ready_head = 0
             self._timers.clear()
@@ -289,8 +290,10 @@ cdef class Loop:
         # its lock first, so none of them can touch the async handle once it is gone.
         self._lock_threadsafe_queue()
         self._threadsafe_closed = True
+        queue = self._threadsafe_queue
         self._threadsafe_queue = []
         PyThread_release_lock(self._threadsafe_lock)
+        _forget_queue(queue, 0)
 
         self._fd_watches.close()
         self._signals.close()
@@ -339,6 +342,8 @@ cdef class Loop:
             handle = <Handle>ready[self._ready_head]
             ready[self._ready_head] = None
             self._ready_head += 1
+            if handle._untracked:
+                _dequeued(handle)
             if handle._cancelled:
                 continue
             if self._debug:
@@ -387,6 +392,7 @@ cdef class Loop:
     cdef Handle _call_soon(self, callback, tuple args, context):
         cdef Handle handle = Handle.__new__(Handle)
         _init_handle(handle, self, callback, args, context)
+        _untrack_while_queued(handle, context is None)
         self._ready.append(handle)
         return handle
 
@@ -405,6 +411,7 @@ cdef class Loop:
         _check_callback(callback, 'call_soon_threadsafe', self._debug)
         cdef Handle handle = Handle.__new__(Handle)
         _init_handle(handle, self, callback, args, context)
+        _untrack_while_queued(handle, context is None)
         self._lock_threadsafe_queue()
         if self._threadsafe_closed:
             PyThread_release_lock(self._threadsafe_lock)

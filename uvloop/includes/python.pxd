@@ -33,6 +33,9 @@ cdef extern from "Python.h":
     void* PyMem_RawCalloc(size_t nelem, size_t elsize) nogil
     void PyMem_RawFree(void* p) nogil
 
+    void PyObject_GC_Track(object o)
+    void PyObject_GC_UnTrack(object o)
+
     object PyUnicode_EncodeFSDefault(object unicode)
     object PyUnicode_DecodeFSDefault(const char* s)
 
@@ -42,6 +45,19 @@ cdef extern from "Python.h":
     ctypedef struct PyCodeObject:
         int co_flags
     int CO_COROUTINE
+
+
+cdef extern from *:
+    """
+    /* Untracking queued Handles (callbacks.pyx) needs the GIL's guarantees: on a
+     * free-threaded build another thread may run the collector meanwhile. */
+    #ifdef Py_GIL_DISABLED
+    #define UVLOOP_UNTRACK_QUEUED_HANDLES 0
+    #else
+    #define UVLOOP_UNTRACK_QUEUED_HANDLES 1
+    #endif
+    """
+    const bint UVLOOP_UNTRACK_QUEUED_HANDLES
 
 
 cdef extern from "includes/atomics.h" nogil:
