@@ -96,17 +96,14 @@ cdef inline bint _is_async_def(callback):
 
 
 cdef _fileno_of(fd):
-    """asyncio's accepted fd forms: an int or an object with fileno()."""
+    """asyncio's accepted fd forms: an int or an object with fileno(). A closed
+    file object gives a negative number: FdWatches finds its watch by the object."""
     if isinstance(fd, int):
-        fileno = fd
-    else:
-        try:
-            fileno = int(fd.fileno())
-        except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"Invalid file object: {fd!r}") from None
-    if fileno < 0:
-        raise ValueError(f"Invalid file descriptor: {fileno}")
-    return fileno
+        return fd
+    try:
+        return int(fd.fileno())
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"Invalid file object: {fd!r}") from None
 
 
 cdef _format_handle(Handle handle):
@@ -481,20 +478,20 @@ cdef class Loop:
     def add_reader(self, fd, callback, *args):
         """Call callback(*args) whenever fd is readable."""
         fileno, handle = self._checked_watch(fd, callback, args, 'add_reader')
-        self._fd_watches.watch(fileno, False, handle)
+        self._fd_watches.watch(fileno, False, handle, fd)
 
     def remove_reader(self, fd):
         """Stop watching fd for reading; True if it was watched."""
-        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), False)
+        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), False, fd)
 
     def add_writer(self, fd, callback, *args):
         """Call callback(*args) whenever fd is writable."""
         fileno, handle = self._checked_watch(fd, callback, args, 'add_writer')
-        self._fd_watches.watch(fileno, True, handle)
+        self._fd_watches.watch(fileno, True, handle, fd)
 
     def remove_writer(self, fd):
         """Stop watching fd for writing; True if it was watched."""
-        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), True)
+        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), True, fd)
 
     # ----- futures and tasks ------------------------------------------------------
 
