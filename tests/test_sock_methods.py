@@ -2,6 +2,7 @@
 sock_sendall, sock_sendto, sock_connect, sock_accept, sock_sendfile."""
 
 import asyncio
+import errno
 import os
 import socket
 import tempfile
@@ -223,3 +224,104 @@ def test_sock_operations_do_not_leak_fds(loop):
 
     loop.run_until_complete(main())
     assert open_fds() == before
+
+
+def stalled_connect(listener):
+    """A non-blocking socket whose connect() to `listener` stays in progress: the
+    listener's accept queue (backlog 0) is full, so its SYN goes unanswered."""
+    filler = socket.socket()
+    filler.connect(listener.getsockname())
+    client = socket.socket()
+    client.setblocking(False)
+    assert client.connect_ex(listener.getsockname()) != 0
+    return filler, client
+
+
+async def pending_call(loop, kind, peer, listener):
+    """(socket, pending sock_* task on it) for the case `kind`."""
+    if kind == 'recv':
+        sock = peer
+        task = loop.create_task(loop.sock_recv(sock, 10))
+    elif kind == 'recv_into':
+        sock = peer
+        task = loop.create_task(loop.sock_recv_into(sock, bytearray(10)))
+    elif kind == 'sendall':
+        sock = peer
+        task = loop.create_task(loop.sock_sendall(sock, b'x' * 50_000_000))
+    elif kind == 'accept':
+        sock = listener
+        task = loop.create_task(loop.sock_accept(sock))
+    else:
+        _, sock = stalled_connect(listener)
+        task = loop.create_task(loop.sock_connect(sock, listener.getsockname()))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    return sock, task
+
+
+@pytest.mark.parametrize('kind', ['recv', 'recv_into', 'sendall', 'accept', 'connect'])
+def test_closing_a_socket_while_a_call_waits_on_it(uvloop_loop, kind):
+    """The call fails with EBADF, as the closed socket does, and the fd number is
+    free at once: a new socket that gets it works on the same loop.
+
+    asyncio (3.11-3.13): the call never ends and the loop keeps the number watched,
+    so on the new socket sock_recv never returns (sock_sendall raises
+    FileNotFoundError). Upstream uvloop 0.23: the fd stays open until the call ends,
+    which it does only if the peer acts, so the new socket gets another number."""
+    loop = uvloop_loop
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    listener = socket.socket()
+    listener.setblocking(False)
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(0)
+
+    async def main():
+        sock, task = await pending_call(loop, kind, a, listener)
+        fd = sock.fileno()
+        sock.close()
+        with pytest.raises(OSError) as info:
+            await asyncio.wait_for(task, 2)
+        assert info.value.errno == errno.EBADF
+        c, d = socket.socketpair()
+        with c, d:
+            assert fd in (c.fileno(), d.fileno())
+            c.setblocking(False)
+            d.setblocking(False)
+            receive = loop.create_task(loop.sock_recv(c, 10))
+            await asyncio.sleep(0.01)
+            await loop.sock_sendall(d, b'echo')
+            assert await asyncio.wait_for(receive, 2) == b'echo'
+            await loop.sock_sendall(c, b'back')
+            assert await asyncio.wait_for(loop.sock_recv(d, 10), 2) == b'back'
+
+    try:
+        loop.run_until_complete(main())
+        if kind in ('recv', 'recv_into', 'sendall'):
+            # The socket is really closed: its peer sees EOF.
+            b.setblocking(True)
+            b.settimeout(2)
+            while b.recv(1 << 20):
+                pass
+    finally:
+        for s in (a, b, listener):
+            s.close()
+
+
+def test_a_call_waiting_on_a_socket_closed_before_the_loop_runs_fails_at_once(
+        uvloop_loop):
+    loop = uvloop_loop
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main():
+        task = loop.create_task(loop.sock_recv(a, 10))
+        await asyncio.sleep(0)
+        a.close()
+        with pytest.raises(OSError):
+            await asyncio.wait_for(task, 0.05)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        b.close()
