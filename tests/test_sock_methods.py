@@ -3,6 +3,7 @@ sock_sendall, sock_sendto, sock_connect, sock_accept, sock_sendfile."""
 
 import asyncio
 import errno
+import io
 import os
 import socket
 import tempfile
@@ -169,9 +170,9 @@ def test_sock_connect_refused_raises_connection_refused(loop):
     ('sock_sendto', (b'x', ('127.0.0.1', 9))),
     ('sock_connect', (('127.0.0.1', 9),)),
     ('sock_accept', ()),
+    ('sock_sendfile', (io.BytesIO(b'x'),)),
 ])
-def test_blocking_socket_raises_value_error(loop, method, args):
-    # asyncio checks this in debug mode; uvloop always.
+def test_blocking_socket_in_debug_mode_raises_value_error(loop, method, args):
     loop.set_debug(True)
     sock = socket.socket()
     try:
@@ -179,6 +180,44 @@ def test_blocking_socket_raises_value_error(loop, method, args):
             loop.run_until_complete(getattr(loop, method)(sock, *args))
     finally:
         sock.close()
+
+
+def test_blocking_sockets_are_accepted_outside_debug_mode(loop, tmp_path):
+    # As in asyncio: each call runs the socket operation as it is (here every one is
+    # ready, so none blocks the loop) and leaves the socket blocking.
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen()
+    client = socket.socket()
+    udp_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp_b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp_a.bind(('127.0.0.1', 0))
+    udp_b.bind(('127.0.0.1', 0))
+    data_file = tmp_path / 'data'
+    data_file.write_bytes(b'file')
+
+    async def main():
+        await loop.sock_connect(client, listener.getsockname())
+        conn, _ = await loop.sock_accept(listener)
+        with conn:
+            await loop.sock_sendall(client, b'hello')
+            assert await loop.sock_recv(conn, 5) == b'hello'
+            with open(data_file, 'rb') as f:
+                assert await loop.sock_sendfile(client, f) == 4
+            buf = bytearray(4)
+            assert await loop.sock_recv_into(conn, buf) == 4 and buf == b'file'
+        assert await loop.sock_sendto(udp_a, b'dgram', udp_b.getsockname()) == 5
+        assert await loop.sock_recvfrom(udp_b, 10) == (b'dgram', udp_a.getsockname())
+        await loop.sock_sendto(udp_a, b'dgram', udp_b.getsockname())
+        assert await loop.sock_recvfrom_into(udp_b, buf) == (4, udp_a.getsockname())
+
+    sockets = (listener, client, udp_a, udp_b)
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 10))
+        assert all(s.getblocking() for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def test_sock_sendfile_sends_a_slice_of_a_file(loop, socket_pair):

@@ -751,7 +751,7 @@ cdef class Loop:
 
     async def sock_connect(self, sock, address):
         """Connect a non-blocking socket (resolving host names first)."""
-        _check_nonblocking_socket(sock)
+        _check_socket(self, sock)
         if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
             resolved = await aio_ensure_resolved(
                 self, address, family=sock.family, type=sock.type,
@@ -772,7 +772,7 @@ cdef class Loop:
                             fallback=True):
         """Send a file over a socket with the kernel's sendfile(); asyncio's own
         method does the checks and the fallback, through the three below."""
-        _check_nonblocking_socket(sock)
+        aio_check_ssl_socket(sock)
         return await aio_sock_sendfile(
             self, sock, file, offset, count, fallback=fallback)
 

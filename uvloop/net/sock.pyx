@@ -17,7 +17,7 @@ import socket as socket_module
 async def _sock_io(Loop loop, sock, bint for_write, operation, tuple args):
     """operation(*args) at once if the socket is ready, else each time it is
     ready until it no longer raises BlockingIOError."""
-    _check_nonblocking_socket(sock)
+    _check_socket(loop, sock)
     try:
         return operation(*args)
     except (BlockingIOError, InterruptedError):
@@ -39,9 +39,11 @@ cdef _sock_wait(Loop loop, sock, bint for_write, operation, tuple args):
     return wait.fut
 
 
-cdef _check_nonblocking_socket(sock):
+cdef _check_socket(Loop loop, sock):
+    """asyncio's checks: no SSL socket; a blocking one only in debug mode (outside
+    it, the call blocks the loop, as in asyncio)."""
     aio_check_ssl_socket(sock)
-    if sock.gettimeout() != 0:
+    if loop._debug and sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 
 
