@@ -13,6 +13,7 @@ Only fixtures and hooks live here; what tests share otherwise is in the helper m
 """
 
 import os
+import socket
 import sys
 import sysconfig
 
@@ -60,6 +61,17 @@ def loop(loop_kind):
         close_loop(new_loop)
     del new_loop
     assert_no_leaks(before)
+
+
+@pytest.fixture
+def socket_pair():
+    """A connected pair of non-blocking stream sockets, closed after the test."""
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
 
 
 @pytest.fixture(params=['fast', 'locked'])

@@ -1,5 +1,7 @@
 # File descriptor helpers shared by the handles, transports and fd watches.
 
+from posix.stat cimport struct_stat, fstat
+
 import select as select_module
 
 
@@ -22,3 +24,11 @@ cdef _check_pollable(int fd):
         watcher.register(fd, select_module.EPOLLIN)
     finally:
         watcher.close()
+
+
+cdef bint _same_file(int fd_a, int fd_b):
+    """Whether two open fds name the same file (False if either is closed)."""
+    cdef struct_stat a, b
+    if fstat(fd_a, &a) != 0 or fstat(fd_b, &b) != 0:
+        return False
+    return a.st_dev == b.st_dev and a.st_ino == b.st_ino

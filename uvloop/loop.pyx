@@ -96,17 +96,14 @@ cdef inline bint _is_async_def(callback):
 
 
 cdef _fileno_of(fd):
-    """asyncio's accepted fd forms: an int or an object with fileno()."""
+    """asyncio's accepted fd forms: an int or an object with fileno(). A closed
+    file object gives a negative number: FdWatches finds its watch by the object."""
     if isinstance(fd, int):
-        fileno = fd
-    else:
-        try:
-            fileno = int(fd.fileno())
-        except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"Invalid file object: {fd!r}") from None
-    if fileno < 0:
-        raise ValueError(f"Invalid file descriptor: {fileno}")
-    return fileno
+        return fd
+    try:
+        return int(fd.fileno())
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"Invalid file object: {fd!r}") from None
 
 
 cdef _format_handle(Handle handle):
@@ -488,20 +485,20 @@ cdef class Loop:
     def add_reader(self, fd, callback, *args):
         """Call callback(*args) whenever fd is readable."""
         fileno, handle = self._checked_watch(fd, callback, args, 'add_reader')
-        self._fd_watches.watch(fileno, False, handle)
+        self._fd_watches.watch(fileno, False, handle, fd)
 
     def remove_reader(self, fd):
         """Stop watching fd for reading; True if it was watched."""
-        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), False)
+        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), False, fd)
 
     def add_writer(self, fd, callback, *args):
         """Call callback(*args) whenever fd is writable."""
         fileno, handle = self._checked_watch(fd, callback, args, 'add_writer')
-        self._fd_watches.watch(fileno, True, handle)
+        self._fd_watches.watch(fileno, True, handle, fd)
 
     def remove_writer(self, fd):
         """Stop watching fd for writing; True if it was watched."""
-        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), True)
+        return self._fd_watches.unwatch(self._ensure_fd_no_transport(fd), True, fd)
 
     # ----- futures and tasks ------------------------------------------------------
 
@@ -761,7 +758,7 @@ cdef class Loop:
 
     async def sock_connect(self, sock, address):
         """Connect a non-blocking socket (resolving host names first)."""
-        _check_nonblocking_socket(sock)
+        _check_socket(self, sock)
         if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
             resolved = await aio_ensure_resolved(
                 self, address, family=sock.family, type=sock.type,
@@ -782,7 +779,7 @@ cdef class Loop:
                             fallback=True):
         """Send a file over a socket with the kernel's sendfile(); asyncio's own
         method does the checks and the fallback, through the three below."""
-        _check_nonblocking_socket(sock)
+        aio_check_ssl_socket(sock)
         return await aio_sock_sendfile(
             self, sock, file, offset, count, fallback=fallback)
 

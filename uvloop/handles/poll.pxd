@@ -4,11 +4,12 @@ cdef class UVPoll(UVHandle):
         Handle reader
         Handle writer
         int _events
+        # FdWatches: the object the user named the fd by (None: a bare number).
+        object fileobj
 
     cdef inline Handle handle_for(self, bint for_write)
-    cdef bint set_handle(self, bint for_write, Handle handle) except -1
-    cdef bint fd_is_closed(self)
-    cdef bint _update(self) except -1
+    cdef int set_handle(self, bint for_write, Handle handle) except -1
+    cdef int _update(self) except -1
 
     @staticmethod
-    cdef UVPoll new(Loop loop, int fd)
+    cdef UVPoll new(Loop loop, int fd, bint nonblocking=*)

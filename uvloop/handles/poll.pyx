@@ -7,10 +7,9 @@
 # the ready queue and runs with the rest of the batch, as in asyncio.
 #
 # libuv applies epoll changes lazily, at the next uv_run(), and aborts the process if
-# that epoll_ctl() fails. Every change of the event mask is a full stop + start, so
-# libuv issues EPOLL_CTL_ADD (never MOD, which fails on a closed-and-reused fd number);
-# the loop's FdWatches (fd_watches.pyx) re-checks each started poll before uv_run().
-# Owned by FdWatches (or a write pipe's reader watch); handle life rules in handle.pyx.
+# that epoll_ctl() fails; so the fd given to a UVPoll must stay open, and be the same
+# file, until the poll is closed: its owners (FdWatches, a write pipe's reader watch)
+# give it a dup() of their own. Handle life rules in handle.pyx.
 
 
 cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
@@ -28,16 +27,20 @@ cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
 cdef class UVPoll(UVHandle):
 
     @staticmethod
-    cdef UVPoll new(Loop loop, int fd):
+    cdef UVPoll new(Loop loop, int fd, bint nonblocking=False):
+        """A poll of fd; `nonblocking`: the caller knows fd is in non-blocking mode
+        (a sock_* socket), so its mode need not be read and restored."""
         cdef UVPoll poll = UVPoll.__new__(UVPoll)
-        cdef int flags = fcntl(fd, F_GETFL)
-        if flags == -1:
-            raise_errno()
+        cdef int flags = 0
+        if not nonblocking:
+            flags = fcntl(fd, F_GETFL)
+            if flags == -1:
+                raise_errno()
         poll._alloc(loop, sizeof(uv.uv_poll_t))
         poll._attach_or_raise(
             uv.uv_poll_init(loop.uvloop, <uv.uv_poll_t*>poll._handle, fd))
         # uv_poll_init() makes the fd non-blocking; asyncio leaves the mode alone.
-        if not flags & O_NONBLOCK:
+        if not nonblocking and not flags & O_NONBLOCK:
             fcntl(fd, F_SETFL, flags)
         poll.fd = fd
         return poll
@@ -45,34 +48,31 @@ cdef class UVPoll(UVHandle):
     cdef inline Handle handle_for(self, bint for_write):
         return self.writer if for_write else self.reader
 
-    cdef bint set_handle(self, bint for_write, Handle handle) except -1:
-        """Set (or clear, with None) one side; True if the epoll watch was started
-        anew (libuv registers it at the next uv_run())."""
+    cdef int set_handle(self, bint for_write, Handle handle) except -1:
+        """Set (or clear, with None) one side. A closed poll only records it."""
         if for_write:
             self.writer = handle
         else:
             self.reader = handle
-        return self._update()
+        if self.is_open():
+            self._update()
+        return 0
 
-    cdef bint _update(self) except -1:
+    cdef int _update(self) except -1:
         cdef int events = 0
         if self.reader is not None:
             events |= uv.UV_READABLE
         if self.writer is not None:
             events |= uv.UV_WRITABLE
         if events == self._events:
-            return False
+            return 0
         self._events = events
-        # Stop first (an immediate EPOLL_CTL_DEL) so the start below is an ADD.
-        uv.uv_poll_stop(<uv.uv_poll_t*>self._handle)
-        if events:
-            err = uv.uv_poll_start(<uv.uv_poll_t*>self._handle, events,
-                                   _on_poll_event)
-            if err < 0:
-                self._events = 0
-                raise convert_error(err)
-            return True
-        return False
-
-    cdef bint fd_is_closed(self):
-        return fcntl(self.fd, F_GETFD) == -1 and errno == EBADF
+        if not events:
+            uv.uv_poll_stop(<uv.uv_poll_t*>self._handle)
+            return 0
+        # uv_poll_start() stops the watch first (an immediate EPOLL_CTL_DEL).
+        err = uv.uv_poll_start(<uv.uv_poll_t*>self._handle, events, _on_poll_event)
+        if err < 0:
+            self._events = 0
+            raise convert_error(err)
+        return 0

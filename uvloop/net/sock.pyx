@@ -1,21 +1,23 @@
 # The machinery behind the loop's sock_* methods.
 #
-# Needs: FdWatches (fd_watches.pyx), Handle (callbacks.pyx).
+# Needs: FdWatches and FdWaiter (fd_watches.pyx), Handle (callbacks.pyx).
 #
 # Each method first tries its operation at once (_sock_io; most calls complete
 # without waiting). When the socket would block, _sock_wait() watches the fd and
-# retries `operation(*args)` each time it is ready: an operation raises BlockingIOError to say
-# "not yet", returns its result when done, or raises the error for the caller. The
-# future's done-callback removes the watch, so cancellation cleans up too.
+# retries `operation(*args)` each time it is ready: an operation raises BlockingIOError
+# to say "not yet", returns its result when done, or raises the error for the caller.
+# The future's done-callback removes the watch, so cancellation cleans up too. A socket
+# closed while a call waits on it makes the call fail as the closed socket does
+# (OSError EBADF), at the latest after FdWatches' next closed-object check; its fd
+# number is free at once (FdWatches watches a dup), so a new socket may reuse it.
 
-import functools
 import socket as socket_module
 
 
 async def _sock_io(Loop loop, sock, bint for_write, operation, tuple args):
     """operation(*args) at once if the socket is ready, else each time it is
     ready until it no longer raises BlockingIOError."""
-    _check_nonblocking_socket(sock)
+    _check_socket(loop, sock)
     try:
         return operation(*args)
     except (BlockingIOError, InterruptedError):
@@ -25,42 +27,51 @@ async def _sock_io(Loop loop, sock, bint for_write, operation, tuple args):
 
 cdef _sock_wait(Loop loop, sock, bint for_write, operation, tuple args):
     """A future for operation(*args), retried each time sock is ready."""
-    fut = loop.create_future()
-    fileno = loop._ensure_fd_no_transport(sock)
-    handle = Handle(_retry_sock_operation, (fut, operation, args), loop, None)
-    loop._fd_watches.watch(fileno, for_write, handle)
-    fut.add_done_callback(
-        functools.partial(_stop_sock_wait, loop, fileno, for_write, handle))
-    return fut
+    cdef _SockWait wait = _SockWait.__new__(_SockWait)
+    wait._loop = loop
+    wait._callback = operation
+    wait._args = args
+    wait.fileno = loop._ensure_fd_no_transport(sock)
+    wait.for_write = for_write
+    wait.fut = loop.create_future()
+    loop._fd_watches.watch(wait.fileno, for_write, wait, sock, sock.gettimeout() == 0)
+    wait.fut.add_done_callback(wait)
+    return wait.fut
 
 
-cdef _check_nonblocking_socket(sock):
+cdef _check_socket(Loop loop, sock):
+    """asyncio's checks: no SSL socket; a blocking one only in debug mode (outside
+    it, the call blocks the loop, as in asyncio)."""
     aio_check_ssl_socket(sock)
-    if sock.gettimeout() != 0:
+    if loop._debug and sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
 
 
-def _retry_sock_operation(fut, operation, tuple args):
-    if fut.done():
-        return
-    try:
-        result = operation(*args)
-    except (BlockingIOError, InterruptedError):
-        return
-    except (SystemExit, KeyboardInterrupt):
-        raise
-    except BaseException as exc:
-        fut.set_exception(exc)
-    else:
-        fut.set_result(result)
+@cython.freelist(64)
+cdef class _SockWait(FdWaiter):
+    """A sock_* call waiting on its socket: the Handle that FdWatches runs when the
+    socket is ready (its callback and args are the operation), and the future's
+    done-callback."""
+    cdef object fut
+    cdef int fileno
+    cdef bint for_write
 
+    cdef _run(self):
+        if self.fut.done():
+            return
+        try:
+            result = self._callback(*self._args)
+        except (BlockingIOError, InterruptedError):
+            return
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self.fut.set_exception(exc)
+        else:
+            self.fut.set_result(result)
 
-def _stop_sock_wait(Loop loop, fileno, bint for_write, Handle handle, fut):
-    # The handle is cancelled when another sock_* call replaced this watch: that
-    # call owns the fd's registration now, so leave it alone.
-    if handle._cancelled:
-        return
-    loop._fd_watches.unwatch(fileno, for_write)
+    def __call__(self, fut):
+        self._loop._fd_watches.unwatch_handle(self.fileno, self.for_write, self)
 
 
 def _accept_nonblocking(sock):
