@@ -50,9 +50,9 @@ cdef class Loop:
 
         TimerQueue _timers
 
-        # call_soon_threadsafe: other threads append under `_threadsafe_lock` (a C
-        # lock, so it is a real guard on free-threaded builds too) and wake the loop
-        # with `_wakeup_async`; the loop thread swaps the list out after uv_run().
+        # call_soon_threadsafe: other threads append under the GIL, or without one
+        # under `_threadsafe_lock` (a C lock), and wake the loop with
+        # `_wakeup_async`; the loop thread swaps the list out after uv_run().
         PyThread_type_lock _threadsafe_lock
         list _threadsafe_queue
         int _threadsafe_pending
@@ -76,6 +76,7 @@ cdef class Loop:
         readonly object _current_handle
         object _exception_handler
         object _task_factory
+        dict _future_kwargs           # {'loop': self}, for create_future()
         object _default_executor
         bint _executor_shutdown_called
         object _asyncgens
@@ -96,7 +97,8 @@ cdef class Loop:
     cdef _run_once(self)
     cdef _run_ready(self)
     cdef _run_handle_debug(self, Handle handle)
-    cdef _lock_threadsafe_queue(self)
+    cdef inline _lock_threadsafe_queue(self)
+    cdef inline _unlock_threadsafe_queue(self)
     cdef _drain_threadsafe_queue(self)
     cdef _handle_callback_error(self, exc, source)
 

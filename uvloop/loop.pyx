@@ -12,7 +12,7 @@
 
 cimport cython
 from libc.stdint cimport uint64_t
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyObject_Call
 
 # The declarations every part uses (libuv, the system, CPython's C API, the debug
 # counters); each included file cimports anything else it needs itself, and imports
@@ -144,6 +144,7 @@ cdef class Loop:
         self._ready_head = 0
         self._threadsafe_queue = []
         self._fd_watches = FdWatches(self)
+        self._future_kwargs = {'loop': self}
         self._transports = weakref.WeakValueDictionary()
         self._handles = set()
         self._signals = SignalHandlers(self)
@@ -289,7 +290,7 @@ cdef class Loop:
         self._threadsafe_closed = True
         queue = self._threadsafe_queue
         self._threadsafe_queue = []
-        PyThread_release_lock(self._threadsafe_lock)
+        self._unlock_threadsafe_queue()
         _forget_queue(queue, 0)
 
         self._fd_watches.close()
@@ -411,22 +412,30 @@ cdef class Loop:
         _untrack_while_queued(handle, context is None)
         self._lock_threadsafe_queue()
         if self._threadsafe_closed:
-            PyThread_release_lock(self._threadsafe_lock)
+            self._unlock_threadsafe_queue()
             raise RuntimeError('Event loop is closed')
         self._threadsafe_queue.append(handle)
         uvloop_atomic_store_int(&self._threadsafe_pending, 1)
         self._wakeup_async.send()
-        PyThread_release_lock(self._threadsafe_lock)
+        self._unlock_threadsafe_queue()
         return handle
 
-    cdef _lock_threadsafe_queue(self):
-        # Under the GIL the holder never waits inside the lock (the critical
-        # sections run no Python code), so the first try nearly always succeeds;
-        # only a real wait releases the GIL, so the holder can finish.
+    cdef inline _lock_threadsafe_queue(self):
+        # With a GIL, the GIL is the guard: the critical sections run no Python code
+        # and allocate nothing the collector could run finalizers for, so no other
+        # thread runs inside them. Without a GIL, the holder never waits inside the
+        # lock either, so the first try nearly always succeeds; only a real wait
+        # releases the thread state, so that the holder can finish.
+        if not UVLOOP_FREE_THREADED:
+            return
         if PyThread_acquire_lock(self._threadsafe_lock, NOWAIT_LOCK):
             return
         with nogil:
             PyThread_acquire_lock(self._threadsafe_lock, WAIT_LOCK)
+
+    cdef inline _unlock_threadsafe_queue(self):
+        if UVLOOP_FREE_THREADED:
+            PyThread_release_lock(self._threadsafe_lock)
 
     cdef _drain_threadsafe_queue(self):
         cdef list queue
@@ -437,7 +446,7 @@ cdef class Loop:
         queue = self._threadsafe_queue
         self._threadsafe_queue = fresh
         uvloop_atomic_store_int(&self._threadsafe_pending, 0)
-        PyThread_release_lock(self._threadsafe_lock)
+        self._unlock_threadsafe_queue()
         self._ready.extend(queue)
 
     def call_later(self, delay, callback, *args, context=None):
@@ -503,7 +512,9 @@ cdef class Loop:
     # ----- futures and tasks ------------------------------------------------------
 
     def create_future(self):
-        return aio_Future(loop=self)
+        # The keyword arguments dict is made once: the C Future reads it, never
+        # keeps or changes it.
+        return PyObject_Call(aio_Future, (), self._future_kwargs)
 
     def create_task(self, coro, *, name=None, context=None):
         """Schedule a coroutine as a Task (through the task factory, if set)."""

@@ -53,11 +53,15 @@ cdef extern from *:
      * free-threaded build another thread may run the collector meanwhile. */
     #ifdef Py_GIL_DISABLED
     #define UVLOOP_UNTRACK_QUEUED_HANDLES 0
+    #define UVLOOP_FREE_THREADED 1
     #else
     #define UVLOOP_UNTRACK_QUEUED_HANDLES 1
+    #define UVLOOP_FREE_THREADED 0
     #endif
     """
     const bint UVLOOP_UNTRACK_QUEUED_HANDLES
+    # A free-threaded build: no GIL guards what threads share.
+    const bint UVLOOP_FREE_THREADED
 
 
 cdef extern from "includes/atomics.h" nogil:
