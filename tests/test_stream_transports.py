@@ -1,12 +1,14 @@
 """The stream transport contract, the same for TCP and Unix sockets (they share the
 transport code): writing, flow control at the water marks, write_eof and half-close,
-reading and pausing it, BufferedProtocol, close and abort, set_protocol, extra info.
+reading and pausing it, BufferedProtocol, close and abort, set_protocol, extra info,
+the context protocol callbacks run in.
 
 Every test runs for each stream kind ('tcp', 'unix') on each loop. What only one kind
 has (addresses, name resolution, TCP options, socket files) is in test_tcp.py and
 test_unix.py."""
 
 import asyncio
+import contextvars
 import os
 import socket
 
@@ -560,5 +562,158 @@ def test_connect_accepted_socket_wraps_a_socket_accepted_elsewhere(loop, stream_
         assert peer.recv(10) == b'back'
         peer.close()
         assert await proto.lost is None
+
+    run(loop, main())
+
+
+# ----- contexts -----------------------------------------------------------------------
+
+current = contextvars.ContextVar('current', default='unset')
+
+
+class ContextRecorder(RecordingProtocol):
+    """A RecordingProtocol that also records, in `seen`, the value of `current` each
+    callback sees; connection_made() sets it to 'transport', which later callbacks see
+    only if they run in that same context."""
+
+    def __init__(self, loop, keep_open_on_eof=False):
+        super().__init__(loop, keep_open_on_eof)
+        self.seen = {}
+
+    def _see(self, name):
+        self.seen.setdefault(name, set()).add(current.get())
+
+    def connection_made(self, transport):
+        self._see('made')
+        current.set('transport')
+        super().connection_made(transport)
+
+    def data_received(self, data):
+        self._see('data')
+        super().data_received(data)
+
+    def eof_received(self):
+        self._see('eof')
+        return super().eof_received()
+
+    def pause_writing(self):
+        self._see('pause_writing')
+        super().pause_writing()
+
+    def resume_writing(self):
+        self._see('resume_writing')
+        super().resume_writing()
+
+    def connection_lost(self, exc):
+        self._see('lost')
+        super().connection_lost(exc)
+
+
+async def in_another_task(action):
+    """Run action() in a task of its own, where `current` is 'another task'."""
+    async def task():
+        current.set('another task')
+        action()
+    await asyncio.create_task(task())
+
+
+def test_callbacks_the_peer_triggers_see_the_connecting_context(loop, open_pair):
+    async def main():
+        current.set('connecting')
+        pair = await open_pair(loop, client_protocol=lambda: ContextRecorder(loop))
+        current.set('changed after connecting')
+        transport, client = pair.transport, pair.client
+        transport.write(b'echo me')
+        await client.received(7)
+        transport.write_eof()
+        await client.lost
+        assert client.seen['made'] == {'connecting'}
+        # asyncio runs each callback in a copy of the connecting context: the value
+        # set in connection_made is not seen later there; ours is one context.
+        later = {'connecting', 'transport'}
+        for name in ('data', 'eof', 'lost'):
+            assert client.seen[name] <= later, name
+        pair.close()
+
+    run(loop, main())
+
+
+def test_callbacks_another_task_triggers_run_in_the_transport_context(uvloop_loop,
+                                                                      open_pair):
+    # As upstream uvloop: every callback runs in the one context connection_made ran
+    # in, whoever triggers it. asyncio runs pause_writing() in the writing task's
+    # context, reads after resume_reading() in the resuming task's, connection_lost()
+    # after close() in the closing task's.
+    loop = uvloop_loop
+
+    async def main():
+        current.set('connecting')
+        pair = await open_pair(loop, lambda: PausedReceiver(loop),
+                               lambda: ContextRecorder(loop, keep_open_on_eof=True))
+        transport, client = pair.transport, pair.client
+        receiver = await pair.peer()
+        data = payload(8 * 1024 * 1024)
+        await in_another_task(lambda: transport.write(data))
+        assert client.events == ['made', 'pause_writing']
+        receiver.transport.resume_reading()
+        await receiver.received(len(data))
+        while 'resume_writing' not in client.events:
+            await asyncio.sleep(0.01)
+
+        await in_another_task(transport.pause_reading)
+        receiver.transport.write(b'while paused')
+        receiver.transport.write_eof()
+        await asyncio.sleep(0.05)
+        assert client.data == b''
+        await in_another_task(transport.resume_reading)
+        await client.eof
+        assert client.data == b'while paused'
+
+        await in_another_task(transport.close)
+        await client.lost
+        assert client.seen.pop('made') == {'connecting'}
+        assert client.seen == {name: {'transport'} for name in (
+            'pause_writing', 'resume_writing', 'data', 'eof', 'lost')}
+        pair.close()
+
+    run(loop, main())
+
+
+class BufferedContextRecorder(BufferedRecorder):
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.seen = set()
+
+    def connection_made(self, transport):
+        current.set('transport')
+        super().connection_made(transport)
+
+    def get_buffer(self, sizehint):
+        self.seen.add(current.get())
+        return super().get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes):
+        self.seen.add(current.get())
+        super().buffer_updated(nbytes)
+
+
+def test_buffered_reads_resumed_by_another_task_run_in_the_transport_context(
+        uvloop_loop, open_pair):
+    loop = uvloop_loop
+
+    async def main():
+        pair = await open_pair(loop,
+                               client_protocol=lambda: BufferedContextRecorder(loop))
+        transport, proto = pair.transport, pair.client
+        await in_another_task(transport.pause_reading)
+        transport.write(b'echo me')
+        await asyncio.sleep(0.05)
+        await in_another_task(transport.resume_reading)
+        while len(proto.data) < 7:
+            await asyncio.sleep(0.01)
+        assert proto.seen == {'transport'}
+        transport.close()
+        await proto.lost
+        pair.close()
 
     run(loop, main())

@@ -1,6 +1,8 @@
 """Datagrams: loop.create_datagram_endpoint() and the datagram transport."""
 
 import asyncio
+import contextvars
+import errno
 import os
 import socket
 
@@ -365,3 +367,84 @@ def test_endpoints_leak_no_fd(loop):
         assert open_fds() == before
 
     run(loop, main())
+
+
+# ----- contexts -----------------------------------------------------------------------
+
+current = contextvars.ContextVar('current', default='unset')
+
+
+class ContextRecorder(DatagramRecorder):
+    """Records the value of `current` each callback sees, in `seen`; connection_made()
+    sets it to 'transport', which later callbacks see only in that same context."""
+
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.seen = {}
+
+    def _see(self, name):
+        self.seen.setdefault(name, set()).add(current.get())
+
+    def connection_made(self, transport):
+        self._see('made')
+        current.set('transport')
+        super().connection_made(transport)
+
+    def datagram_received(self, data, addr):
+        self._see('datagram')
+        super().datagram_received(data, addr)
+
+    def error_received(self, exc):
+        self._see('error')
+        super().error_received(exc)
+
+    def connection_lost(self, exc):
+        self._see('lost')
+        super().connection_lost(exc)
+
+
+def test_received_datagrams_see_the_creating_context(loop):
+    async def main():
+        current.set('creating')
+        server, proto = await loop.create_datagram_endpoint(
+            lambda: ContextRecorder(loop), local_addr=('127.0.0.1', 0))
+        current.set('changed after creating')
+        with socket.socket(type=socket.SOCK_DGRAM) as sock:
+            sock.sendto(b'hello', server.get_extra_info('sockname'))
+            await proto.wait(1)
+        server.close()
+        await proto.lost
+        return proto.seen
+
+    # asyncio runs each callback in a copy of the creating context (the value set in
+    # connection_made is not seen later), and connection_lost() after close() in the
+    # closing task's; ours runs them all in one context.
+    seen = run(loop, main())
+    assert seen['made'] == {'creating'}
+    assert seen['datagram'] <= {'creating', 'transport'}
+
+
+def test_a_failed_sendto_of_another_task_is_reported_in_the_transport_context(
+        uvloop_loop):
+    # As upstream uvloop; asyncio calls error_received() in the sending task's
+    # context.
+    loop = uvloop_loop
+
+    async def main():
+        current.set('creating')
+        client, proto = await loop.create_datagram_endpoint(
+            lambda: ContextRecorder(loop), local_addr=('127.0.0.1', 0))
+
+        async def send_too_large():
+            current.set('another task')
+            client.sendto(bytes(70000), ('127.0.0.1', 9))
+
+        await asyncio.create_task(send_too_large())
+        assert [e.errno for e in proto.errors] == [errno.EMSGSIZE]
+        current.set('closing')
+        client.close()
+        await proto.lost
+        return proto.seen
+
+    seen = run(loop, main())
+    assert seen == {'made': {'creating'}, 'error': {'transport'}, 'lost': {'transport'}}

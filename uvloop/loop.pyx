@@ -985,7 +985,7 @@ cdef class Loop:
     async def _connect_pipe(self, bint for_write, protocol_factory, pipe):
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = _new_pipe_transport(self, for_write, pipe, protocol, waiter)
+        transport = _new_pipe_transport(self, for_write, pipe, protocol, waiter, None)
         try:
             await waiter
         except BaseException:

@@ -39,9 +39,10 @@ cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
 
 
 cdef _PipeTransport _new_pipe_transport(Loop loop, bint for_write, pipe, protocol,
-                                        waiter):
+                                        waiter, context):
     """A started read (or write) pipe transport over the file object `pipe`, after
-    asyncio's checks of what it is."""
+    asyncio's checks of what it is; its callbacks run in `context` (None: a copy of
+    the current one)."""
     cdef _PipeTransport transport
     fileno = pipe.fileno()
     mode = os.fstat(fileno).st_mode
@@ -62,7 +63,7 @@ cdef _PipeTransport _new_pipe_transport(Loop loop, bint for_write, pipe, protoco
         transport = ReadPipeTransport.new(loop)
     transport._open_file(pipe)
     transport._extra = {'pipe': pipe}
-    transport._start(protocol, waiter, None)
+    transport._start(protocol, waiter, context)
     return transport
 
 

@@ -1,8 +1,9 @@
 # UVTransport: what every transport over a libuv handle shares, written once for the
 # stream transports (stream.pyx) and the datagram transport (udp.pyx): the protocol
-# and the context its callbacks run in, closing (close, abort, fatal errors,
-# connection_lost exactly once), write flow control at the water marks, and the extra
-# info of sockets; and the loop's receive buffer, where every read lands.
+# and the one context all its callbacks run in, whoever triggers them; closing
+# (close, abort, fatal errors, connection_lost exactly once), write flow control at
+# the water marks, and the extra info of sockets; and the loop's receive buffer,
+# where every read lands.
 #
 # Needs: UVHandle (handles/handle.pyx), the socket addresses (net/sockaddr.pyx),
 # _dup_fd (fds.pyx).
@@ -79,6 +80,20 @@ cdef void _complete_request(UVTransport transport, void* request, PyObject* owne
         transport._loop._handle_callback_error(exc, transport)
     finally:
         PyContext_Exit(context)
+
+
+cdef bint _enter_context(context) except -1:
+    """Enter `context` for a protocol callback that a caller in any context
+    triggered (write() crossing the high-water mark, a failed sendto()). False when
+    it is entered already (the caller is one of the transport's own callbacks):
+    then there is nothing to exit."""
+    if context is None:
+        return False
+    try:
+        PyContext_Enter(context)
+    except RuntimeError:
+        return False
+    return True
 
 
 cdef class UVTransport(UVHandle):
@@ -204,9 +219,18 @@ cdef class UVTransport(UVHandle):
             return
         if not self._protocol_paused:
             self._protocol_paused = True
-            self._call_protocol_method(self._protocol.pause_writing,
-                                       'protocol.pause_writing() failed')
+            # write() may come from any task; the protocol hears of it in its own
+            # context.
+            context = self._context
+            entered = _enter_context(context)
+            try:
+                self._call_protocol_method(self._protocol.pause_writing,
+                                           'protocol.pause_writing() failed')
+            finally:
+                if entered:
+                    PyContext_Exit(context)
 
+    # Called from write completions only, in the transport's context already.
     cdef _maybe_resume_protocol(self):
         if (self._protocol_paused and
                 <Py_ssize_t>self._queued_bytes() <= self._low_water):

@@ -165,7 +165,7 @@ cdef class UDPTransport(UVTransport):
             try:
                 self._destination(addr, &self._last_destination)
             except OSError as exc:
-                self._protocol.error_received(exc)
+                self._send_failed(exc)
                 return
             except (SystemExit, KeyboardInterrupt):
                 raise
@@ -184,7 +184,7 @@ cdef class UDPTransport(UVTransport):
                 if err >= 0:
                     return
                 if err != uv.UV_EAGAIN:
-                    self._protocol.error_received(convert_error(err))
+                    self._send_failed(convert_error(err))
                     return
             self._queue_send(data, &buf, dest)
         finally:
@@ -216,9 +216,20 @@ cdef class UDPTransport(UVTransport):
                              dest, _on_udp_send)
         if err < 0:
             PyMem_RawFree(request)
-            self._protocol.error_received(convert_error(err))
+            self._send_failed(convert_error(err))
             return
         _track_request(self, &request.owner, owner)
+
+    cdef _send_failed(self, exc):
+        """error_received() for a sendto() that failed at once (called from any
+        task: the protocol hears of it in its own context)."""
+        context = self._context
+        entered = _enter_context(context)
+        try:
+            self._protocol.error_received(exc)
+        finally:
+            if entered:
+                PyContext_Exit(context)
 
     cdef _on_request_done(self, int status):
         if status == uv.UV_ECANCELED:
