@@ -347,6 +347,55 @@ def test_buffered_protocol_receives_every_byte(loop, open_pair):
     run(loop, main())
 
 
+class DuckBufferedRecorder(asyncio.Protocol):
+    """A buffered protocol by its methods only, not by class; data_received() is
+    there too, and must not be called."""
+
+    def __init__(self, loop):
+        self.buffer = bytearray(100)
+        self.data = bytearray()
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.buffer
+
+    def buffer_updated(self, nbytes):
+        self.data += self.buffer[:nbytes]
+
+    def data_received(self, data):
+        raise AssertionError('data_received() called on a buffered protocol')
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def test_a_protocol_with_get_buffer_and_buffer_updated_is_buffered(uvloop_loop,
+                                                                   open_pair):
+    # As upstream uvloop (asyncio's loop wants an asyncio.BufferedProtocol): by
+    # connecting, and by set_protocol().
+    loop = uvloop_loop
+
+    async def main():
+        data = payload(300 * 1024)
+        pair = await open_pair(loop,
+                               client_protocol=lambda: DuckBufferedRecorder(loop))
+        second = DuckBufferedRecorder(loop)
+        for proto in (pair.client, second):
+            pair.transport.set_protocol(proto)
+            pair.transport.write(data)
+            while len(proto.data) < len(data):
+                await asyncio.sleep(0.01)
+            assert proto.data == data
+        pair.transport.close()
+        assert await second.lost is None
+        pair.close()
+
+    run(loop, main())
+
+
 def test_protocol_errors_are_fatal_with_asyncio_messages(loop, open_pair):
     contexts = []
     loop.set_exception_handler(lambda loop, context: contexts.append(context))

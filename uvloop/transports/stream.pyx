@@ -1,6 +1,6 @@
 # UVStream: a libuv stream handle (uv_tcp_t or uv_pipe_t) and the asyncio stream
 # transport over it, written once for TCP, Unix sockets and pipes: reading (into the
-# loop's buffer, or a BufferedProtocol's), writing (uv_try_write first, then queued
+# loop's buffer, or a buffered protocol's), writing (uv_try_write first, then queued
 # uv_write requests), write_eof (uv_shutdown). The semantics are those of asyncio's
 # _SelectorSocketTransport; the pipe transports (pipe.pyx) override the hooks where
 # asyncio's pipe transports differ. What all transports share is in transport.pyx,
@@ -23,10 +23,7 @@ from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
 
-import asyncio
 import sys
-
-cdef object BufferedProtocol = asyncio.BufferedProtocol
 
 
 cdef enum:
@@ -132,8 +129,10 @@ cdef class UVStream(UVTransport):
     cdef _set_protocol(self, protocol):
         UVTransport._set_protocol(self, protocol)
         if self._handle is not NULL:
-            (<_StreamMemory*>self._handle).protocol_buffered = isinstance(
-                protocol, BufferedProtocol)
+            # Duck typing, as upstream uvloop (asyncio wants the subclass).
+            (<_StreamMemory*>self._handle).protocol_buffered = (
+                hasattr(protocol, 'get_buffer') and
+                hasattr(protocol, 'buffer_updated'))
 
     cdef _forget_python_refs(self):
         server = self._server
