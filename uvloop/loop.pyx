@@ -926,10 +926,10 @@ cdef class Loop:
     async def create_unix_server(
             self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
             ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
-            start_serving=True, cleanup_socket=True):
+            start_serving=True, cleanup_socket=_CLEANUP_UNIX_SOCKET_BY_DEFAULT):
         """A server on the Unix socket `path` (or the listening socket `sock`).
-        A stale socket file at `path` is replaced; with cleanup_socket the file is
-        removed when the server closes (asyncio does so from Python 3.13)."""
+        A stale socket file at `path` is replaced; with cleanup_socket (the default
+        from Python 3.13, as asyncio's) the file is removed when the server closes."""
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)

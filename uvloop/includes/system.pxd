@@ -100,6 +100,7 @@ cdef extern from "sys/wait.h" nogil:
 cdef extern from "errno.h" nogil:
     int errno
     int EBADF
+    int ENOENT
     int EINTR
     int EAGAIN
     int EIO
