@@ -125,6 +125,27 @@ def test_write_buffer_limits_default_and_validation(loop, open_pair):
     run(loop, main())
 
 
+def test_write_buffer_limits_take_any_number_as_asyncio(loop, open_pair):
+    async def main():
+        pair = await open_pair(loop)
+        transport, client = pair.transport, pair.client
+        transport.set_write_buffer_limits(high=2 ** 64)
+        assert transport.get_write_buffer_limits() == (2 ** 62, 2 ** 64)
+        transport.set_write_buffer_limits(high=10 ** 30, low=10 ** 29)
+        assert transport.get_write_buffer_limits() == (10 ** 29, 10 ** 30)
+        data = payload(4 * 1024 * 1024)
+        transport.write(data)
+        assert await client.received(len(data)) == data
+        assert 'pause_writing' not in client.events
+        transport.set_write_buffer_limits(high=1000.5)
+        assert transport.get_write_buffer_limits() == (250.0, 1000.5)
+        transport.close()
+        await client.lost
+        pair.close()
+
+    run(loop, main())
+
+
 def test_flow_control_pauses_then_resumes_writing(loop, open_pair):
     async def main():
         pair = await open_pair(loop, lambda: PausedReceiver(loop))

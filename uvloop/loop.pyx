@@ -537,8 +537,9 @@ cdef class Loop:
                 raise RuntimeError('Executor shutdown has been called')
             executor = self._default_executor
             if executor is None:
+                # Threads uvloop_0, uvloop_1, ... as upstream uvloop names them.
                 executor = concurrent.futures.ThreadPoolExecutor(
-                    thread_name_prefix='asyncio')
+                    thread_name_prefix='uvloop')
                 self._default_executor = executor
         return wrap_future(executor.submit(func, *args), loop=self)
 

@@ -82,6 +82,10 @@ cdef void _complete_request(UVTransport transport, void* request, PyObject* owne
         PyContext_Exit(context)
 
 
+cdef Py_ssize_t _water_mark(limit) except -1:
+    return PY_SSIZE_T_MAX if limit >= PY_SSIZE_T_MAX else int(limit)
+
+
 cdef bint _enter_context(context) except -1:
     """Enter `context` for a protocol callback that a caller in any context
     triggered (write() crossing the high-water mark, a failed sendto()). False when
@@ -200,6 +204,8 @@ cdef class UVTransport(UVHandle):
         return self._queued_bytes()
 
     def get_write_buffer_limits(self):
+        if self._water_marks_given is not None:
+            return self._water_marks_given
         return (self._low_water, self._high_water)
 
     def set_write_buffer_limits(self, high=None, low=None):
@@ -210,8 +216,11 @@ cdef class UVTransport(UVHandle):
         if not high >= low >= 0:
             raise ValueError(
                 f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._high_water = high
-        self._low_water = low
+        # asyncio keeps any numbers (2**64, 1e6); compared with a byte count they
+        # act as their integer part, capped at the largest count there can be.
+        self._water_marks_given = (low, high)
+        self._high_water = _water_mark(high)
+        self._low_water = _water_mark(low)
         self._maybe_pause_protocol()
 
     cdef _maybe_pause_protocol(self):
