@@ -67,6 +67,7 @@ include "transports/subprocess.pyx"
 include "net/dns.pyx"
 include "net/sock.pyx"
 include "net/connect.pyx"
+include "net/listener.pyx"
 include "net/server.pyx"
 include "net/sendfile.pyx"
 include "net/tls.pyx"
@@ -899,6 +900,7 @@ cdef class Loop:
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        backlog = _checked_backlog(backlog)
         if sock is not None:
             aio_check_ssl_socket(sock)
 
@@ -934,6 +936,7 @@ cdef class Loop:
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        backlog = _checked_backlog(backlog)
 
         if path is not None:
             path, sock = _new_unix_stream_socket(path, sock)

@@ -2,12 +2,12 @@
 # arguments are checked (bind the listening sockets, start serving), and Server, what
 # they return.
 #
-# Needs: TCPServer, UnixServer (transports/), _tls_server_protocol_factory
+# Needs: StreamListener (net/listener.pyx), _tls_server_protocol_factory
 # (net/tls.pyx), asyncio's helpers (asyncio_compat.pyx).
 #
 # The Server owns its listening Python sockets (what `sockets` reports) and closes them
-# in close(). While serving, each socket also has a listening handle (TCPServer or
-# UnixServer) on a dup() of its fd, which libuv owns and closes with the handle.
+# in close(). While serving, each socket also has a StreamListener on a dup() of its
+# fd, which the listener owns and closes with its handle.
 # Accepted connections attach themselves (`_attach`) and detach after connection_lost,
 # so wait_closed(), close_clients() and abort_clients() know them; close_clients() and
 # abort_clients() exist on every Python version (asyncio added them in 3.13).
@@ -20,6 +20,7 @@ import asyncio
 import collections.abc
 import errno as errno_module
 import itertools
+import operator
 import socket as socket_module
 import sys
 import weakref
@@ -34,16 +35,18 @@ cdef bint _WAIT_CLOSED_RETURNS_IF_CLOSED = sys.version_info < (3, 12, 1)
 _CLEANUP_UNIX_SOCKET_BY_DEFAULT = sys.version_info >= (3, 13)
 
 
-cdef UVStreamServer _listen_on(Loop loop, sock, int backlog, server,
+cdef int _checked_backlog(backlog) except -1:
+    """`backlog` as socket.listen() takes it (asyncio passes it there): an int
+    (TypeError otherwise) in C int range (OverflowError), negative meaning 0."""
+    cdef int value = operator.index(backlog)
+    return value if value > 0 else 0
+
+
+cdef StreamListener _listen_on(Loop loop, sock, int backlog, server,
                                protocol_factory, context):
-    cdef UVStreamServer listener
-    if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
-        listener = TCPServer.new(loop)
-    else:
-        listener = UnixServer.new(loop)
-    listener._listen(_dup_fd(sock.fileno()), backlog, server, protocol_factory,
-                     context)
-    return listener
+    unix = sock.family not in (socket_module.AF_INET, socket_module.AF_INET6)
+    return StreamListener.new(loop, _dup_fd(sock.fileno()), unix, backlog, server,
+                              sock, protocol_factory, context)
 
 
 class Server(asyncio.AbstractServer):
@@ -99,7 +102,7 @@ class Server(asyncio.AbstractServer):
 
     def _stop_listening(self):
         for listener in self._listeners:
-            UVHandle.close(<UVHandle>listener)
+            (<StreamListener>listener).close()
         self._listeners = []
 
     def get_loop(self):

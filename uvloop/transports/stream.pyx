@@ -7,7 +7,8 @@
 # and so are the life rules of the handle, its descriptor and the Python references.
 #
 # Needs: UVTransport and the receive buffer (transport.pyx), UVHandle
-# (handles/handle.pyx), Server (net/server.pyx) for accepted connections.
+# (handles/handle.pyx), Server (net/server.pyx) for accepted connections (its
+# _detach).
 #
 # Stream specifics:
 # - A subclass's `new()` allocates the handle sized for _StreamMemory (the uv handle,
@@ -15,8 +16,6 @@
 #   uv_<type>_init() and attaches it; `_open_fd()` (or uv_accept()) gives it its fd.
 # - Each queued write and each shutdown is one malloc'ed request, freed in its
 #   callback; a write request holds a reference to the bytes it sends.
-# - UVStreamServer (end of file) is a listening handle; it owns the dup()ed listening
-#   fd and nothing else; its Server closes it.
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
                              PyBUF_WRITABLE)
@@ -476,94 +475,3 @@ cdef class UVSocketStream(UVStream):
     @property
     def _start_tls_compatible(self):
         return True
-
-
-cdef void _on_stream_connection(uv.uv_stream_t* handle, int status) noexcept with gil:
-    cdef UVStreamServer listener = <UVStreamServer>handle.data
-    try:
-        listener._on_connection(status)
-    except BaseException as exc:
-        listener._loop._handle_callback_error(exc, listener)
-
-
-cdef class UVStreamServer(UVHandle):
-    # A listening socket. libuv owns the descriptor given to `_listen()` (a dup() of
-    # the Server's socket) and closes it with the handle; the Server closes the
-    # handle (UVHandle.close) when it stops serving.
-
-    def __cinit__(self):
-        self._fd = -1
-
-    cdef _init_server(self, Loop loop, size_t handle_size):
-        self._alloc(loop, handle_size)
-
-    cdef _listen(self, int fd, int backlog, server, protocol_factory, context):
-        cdef int err
-        err = self._open_listening_fd(fd)
-        if err < 0:
-            close(fd)
-            UVHandle.close(self)
-            raise convert_error(err)
-        self._fd = fd
-        self._server = server
-        self._protocol_factory = protocol_factory
-        self._context = context
-        err = uv.uv_listen(<uv.uv_stream_t*>self._handle, backlog,
-                           _on_stream_connection)
-        if err < 0:
-            UVHandle.close(self)
-            raise convert_error(err)
-
-    cdef int _open_listening_fd(self, int fd):
-        raise NotImplementedError
-
-    cdef UVStream _new_client(self):
-        raise NotImplementedError
-
-    cdef _on_connection(self, int status):
-        cdef UVStream client
-        cdef Loop loop = self._loop
-        if status < 0:
-            loop.call_exception_handler({
-                'message': 'socket.accept() out of system resource',
-                'exception': convert_error(status),
-            })
-            return
-        client = self._new_client()
-        err = uv.uv_accept(<uv.uv_stream_t*>self._handle, client._stream())
-        if err < 0:
-            UVHandle.close(client)
-            if err != uv.UV_EAGAIN:
-                loop.call_exception_handler({
-                    'message': 'Error on transport creation for incoming connection',
-                    'exception': convert_error(err),
-                })
-            return
-        client._adopted()
-        # One context per connection, copied from the one the server started in
-        # (as asyncio's accept task copies it).
-        context = self._context.copy()
-        try:
-            protocol = context.run(self._protocol_factory)
-        except (SystemExit, KeyboardInterrupt):
-            UVHandle.close(client)
-            raise
-        except BaseException as exc:
-            UVHandle.close(client)
-            if loop._debug:
-                loop.call_exception_handler({
-                    'message': 'Error on transport creation for incoming connection',
-                    'exception': exc,
-                })
-            return
-        if loop._debug:
-            aio_logger.debug("%r got a new connection from %r: %r", self._server,
-                             client.get_extra_info('peername'), client)
-        client._server = self._server
-        self._server._attach(client)
-        client._start(protocol, None, context)
-
-    cdef _on_closed(self):
-        self._server = None
-        self._protocol_factory = None
-        self._context = None
