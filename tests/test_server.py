@@ -213,10 +213,11 @@ def test_argument_errors_match_asyncio(loop):
 
 
 @pytest.mark.parametrize('backlog, error', [
-    (1.5, TypeError), ('3', TypeError), (2 ** 40, OverflowError), (-2 ** 40, OverflowError),
+    (1.5, TypeError), ('3', TypeError),
+    (2 ** 40, OverflowError), (-2 ** 40, OverflowError),
 ])
 @pytest.mark.parametrize('family', ['tcp', 'unix'])
-def test_a_backlog_socket_listen_refuses_is_refused(loop, family, backlog, error):
+def test_a_backlog_socket_listen_would_refuse_raises(loop, family, backlog, error):
     # asyncio passes it to socket.listen() as it starts serving.
     async def main():
         if family == 'tcp':
