@@ -217,7 +217,8 @@ def test_argument_errors_match_asyncio(loop):
     (2 ** 40, OverflowError), (-2 ** 40, OverflowError),
 ])
 @pytest.mark.parametrize('family', ['tcp', 'unix'])
-def test_a_backlog_socket_listen_would_refuse_raises(loop, family, backlog, error):
+def test_a_backlog_socket_listen_would_refuse_raises(loop, family, backlog, error,
+                                                    tmp_path):
     # asyncio passes it to socket.listen() as it starts serving.
     async def main():
         if family == 'tcp':
@@ -226,6 +227,7 @@ def test_a_backlog_socket_listen_would_refuse_raises(loop, family, backlog, erro
                     await loop.create_server(EchoProtocol, sock=sock, backlog=backlog)
         else:
             with socket.socket(socket.AF_UNIX) as sock:
+                sock.bind(str(tmp_path / 'sock'))
                 with pytest.raises(error):
                     await loop.create_unix_server(EchoProtocol, sock=sock,
                                                   backlog=backlog)
