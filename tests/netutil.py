@@ -1,16 +1,44 @@
 """Helpers for the networking tests: a protocol that records what happens to it, an
 echo protocol and a round trip through it, a connected client and server of either
-stream kind (TCP, Unix), and a count of this process's open file descriptors."""
+stream kind (TCP, Unix), a count of this process's open file descriptors, and a block
+where no more can be opened."""
 
 import asyncio
+import contextlib
+import errno
 import functools
 import itertools
 import os
+import resource
 
 
 def open_fds():
     """The number of file descriptors this process has open."""
     return len(os.listdir('/proc/self/fd'))
+
+
+@contextlib.contextmanager
+def out_of_fds():
+    """In the block, opening a file descriptor fails with EMFILE: the soft limit is
+    lowered to just above the highest open fd, and the free numbers below it are
+    taken. Both are undone at the end."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(fd) for fd in os.listdir('/proc/self/fd'))
+    fillers = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, hard))
+    try:
+        while True:
+            try:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError as exc:
+                if exc.errno != errno.EMFILE:
+                    raise
+                break
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 class RecordingProtocol(asyncio.Protocol):

@@ -4,6 +4,7 @@ import asyncio
 import importlib.metadata
 import subprocess
 import sys
+import threading
 import warnings
 
 import pytest
@@ -35,6 +36,38 @@ def test_run_passes_debug_and_loop_factory():
 
     assert uvloop.run(main(), loop_factory=factory, debug=True) is True
     assert len(created) == 1 and created[0].is_closed()
+
+
+@pytest.mark.parametrize('factory', [asyncio.new_event_loop, asyncio.SelectorEventLoop,
+                                     lambda: 5],
+                         ids=['asyncio-loop', 'selector-loop', 'not-a-loop'])
+def test_run_refuses_a_factory_that_makes_no_uvloop_loop(factory):
+    async def main():
+        raise AssertionError('main() ran')
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')      # no unclosed loop, no unawaited main()
+        with pytest.raises(TypeError, match='uvloop.run\\(\\) uses a non-uvloop event '
+                                            'loop'):
+            uvloop.run(main(), loop_factory=factory)
+
+
+def test_run_accepts_a_factory_of_loop_subclasses():
+    class MyLoop(uvloop.Loop):
+        pass
+
+    async def main():
+        return type(asyncio.get_running_loop())
+
+    assert uvloop.run(main(), loop_factory=MyLoop) is MyLoop
+
+
+def test_default_executor_threads_are_named_as_upstream():
+    async def main():
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, lambda: threading.current_thread().name)
+
+    assert uvloop.run(main()) == 'uvloop_0'
 
 
 def test_new_event_loop_is_an_abstract_event_loop():

@@ -33,6 +33,13 @@ def test_getaddrinfo_with_a_bad_port_raises_like_socket(loop):
         loop.run_until_complete(loop.getaddrinfo('127.0.0.1', 'no-such-service'))
 
 
+@pytest.mark.parametrize('flags', [2 ** 31, -2 ** 31 - 1, 2 ** 64])
+@pytest.mark.parametrize('host', ['127.0.0.1', 'localhost'])
+def test_getaddrinfo_flags_out_of_c_int_range_raise_overflow_error(loop, host, flags):
+    with pytest.raises(OverflowError):
+        loop.run_until_complete(loop.getaddrinfo(host, 80, flags=flags))
+
+
 @pytest.mark.parametrize('sockaddr, flags', [
     (('127.0.0.1', 80), 0),
     (('127.0.0.1', 80), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV),

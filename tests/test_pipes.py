@@ -37,6 +37,44 @@ def test_read_pipe_reports_data_then_eof_then_connection_lost(loop):
     run(loop, main())
 
 
+WRITE_SIDE = ('write', 'writelines', 'write_eof', 'can_write_eof', 'abort',
+              'get_write_buffer_size', 'get_write_buffer_limits',
+              'set_write_buffer_limits')
+
+
+def test_read_pipe_has_no_write_side_and_keeps_reading(loop):
+    async def main():
+        r, w = os.pipe()
+        transport, proto = await read_pipe(loop, r)
+        for name in WRITE_SIDE:
+            assert not hasattr(transport, name), name
+        with pytest.raises(AttributeError, match="has no attribute 'write'"):
+            transport.write(b'into the read end')
+        os.write(w, b'still read')
+        assert await proto.received(10) == b'still read'
+        assert not transport.is_closing()
+        os.close(w)
+        assert await proto.lost is None
+
+    run(loop, main())
+
+
+def test_write_pipe_cannot_pause_or_resume_reading(loop):
+    async def main():
+        r, w = os.pipe()
+        transport, proto = await write_pipe(loop, w)
+        for name in ('pause_reading', 'resume_reading', 'is_reading'):
+            with pytest.raises(NotImplementedError):
+                getattr(transport, name)()
+        transport.write(b'still written')
+        transport.close()
+        await proto.lost
+        assert os.read(r, 100) == b'still written'
+        os.close(r)
+
+    run(loop, main())
+
+
 def test_write_pipe_delivers_every_byte_in_order(loop):
     async def main():
         r, w = os.pipe()

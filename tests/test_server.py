@@ -1,12 +1,15 @@
 """The Server returned by loop.create_server() / create_unix_server()."""
 
 import asyncio
+import errno
 import socket
 import sys
 
 import pytest
 
-from netutil import EchoProtocol, RecordingProtocol, assert_echoed_then_close, payload
+import uvloop
+from netutil import (EchoProtocol, RecordingProtocol, assert_echoed_then_close,
+                     out_of_fds, payload)
 
 
 def run(loop, coro, timeout=30):
@@ -207,6 +210,79 @@ def test_argument_errors_match_asyncio(loop):
                                      ssl_handshake_timeout=1)
 
     run(loop, main())
+
+
+@pytest.mark.parametrize('backlog, error', [
+    (1.5, TypeError), ('3', TypeError),
+    (2 ** 40, OverflowError), (-2 ** 40, OverflowError),
+])
+@pytest.mark.parametrize('family', ['tcp', 'unix'])
+def test_a_backlog_socket_listen_would_refuse_raises(loop, family, backlog, error,
+                                                    tmp_path):
+    # asyncio passes it to socket.listen() as it starts serving.
+    async def main():
+        if family == 'tcp':
+            with socket.create_server(('127.0.0.1', 0)) as sock:
+                with pytest.raises(error):
+                    await loop.create_server(EchoProtocol, sock=sock, backlog=backlog)
+        else:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.bind(str(tmp_path / 'sock'))
+                with pytest.raises(error):
+                    await loop.create_unix_server(EchoProtocol, sock=sock,
+                                                  backlog=backlog)
+
+    run(loop, main())
+
+
+def test_a_negative_backlog_listens_as_socket_listen_does(uvloop_loop):
+    # listen() takes it as 0; asyncio's loop never accepts then (it calls accept()
+    # `backlog` times per readiness).
+    loop = uvloop_loop
+
+    async def main():
+        server = await loop.create_server(EchoProtocol, '127.0.0.1', 0, backlog=-1)
+        transport, client = await connect(loop, port_of(server))
+        await assert_echoed_then_close(transport, client)
+        server.close()
+
+    run(loop, main())
+
+
+def test_connections_that_arrive_while_out_of_fds_are_served_later(loop):
+    # libuv's uv_listen() would accept and close them ("EMFILE trick"); asyncio stops
+    # accepting for a second, reports it once, and serves them all afterwards.
+    contexts = []
+    loop.set_exception_handler(lambda loop, context: contexts.append(context))
+
+    async def main():
+        server = await loop.create_server(EchoProtocol, '127.0.0.1', 0)
+        transport, client = await connect(loop, port_of(server))
+        await assert_echoed_then_close(transport, client)   # lazy fds made now
+        clients = [socket.create_connection(('127.0.0.1', port_of(server)))
+                   for _ in range(5)]
+        with out_of_fds():
+            await asyncio.sleep(0.3)
+        assert contexts
+        for context in contexts:
+            assert context['message'] == 'socket.accept() out of system resource'
+            assert context['exception'].errno == errno.EMFILE
+            assert context['socket'].fileno() == server.sockets[0].fileno()
+        reports = len(contexts)
+        for i, sock in enumerate(clients):
+            sock.setblocking(False)
+            await loop.sock_sendall(sock, b'ping %d' % i)
+            assert await loop.sock_recv(sock, 100) == b'ping %d' % i
+            sock.close()
+        assert len(contexts) == reports
+        server.close()
+        await server.wait_closed()
+
+    run(loop, main())
+    # Once on ours; asyncio 3.11 reports it again for each accept() left in its
+    # batch (and schedules as many retries).
+    if isinstance(loop, uvloop.Loop):
+        assert len(contexts) == 1
 
 
 def test_a_failing_protocol_factory_drops_that_connection_only(loop):

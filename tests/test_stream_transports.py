@@ -1,12 +1,14 @@
 """The stream transport contract, the same for TCP and Unix sockets (they share the
 transport code): writing, flow control at the water marks, write_eof and half-close,
-reading and pausing it, BufferedProtocol, close and abort, set_protocol, extra info.
+reading and pausing it, BufferedProtocol, close and abort, set_protocol, extra info,
+the context protocol callbacks run in.
 
 Every test runs for each stream kind ('tcp', 'unix') on each loop. What only one kind
 has (addresses, name resolution, TCP options, socket files) is in test_tcp.py and
 test_unix.py."""
 
 import asyncio
+import contextvars
 import os
 import socket
 
@@ -118,6 +120,27 @@ def test_write_buffer_limits_default_and_validation(loop, open_pair):
             transport.set_write_buffer_limits(high=1, low=2)
         transport.close()
         await pair.client.lost
+        pair.close()
+
+    run(loop, main())
+
+
+def test_write_buffer_limits_take_any_number_as_asyncio(loop, open_pair):
+    async def main():
+        pair = await open_pair(loop)
+        transport, client = pair.transport, pair.client
+        transport.set_write_buffer_limits(high=2 ** 64)
+        assert transport.get_write_buffer_limits() == (2 ** 62, 2 ** 64)
+        transport.set_write_buffer_limits(high=10 ** 30, low=10 ** 29)
+        assert transport.get_write_buffer_limits() == (10 ** 29, 10 ** 30)
+        data = payload(4 * 1024 * 1024)
+        transport.write(data)
+        assert await client.received(len(data)) == data
+        assert 'pause_writing' not in client.events
+        transport.set_write_buffer_limits(high=1000.5)
+        assert transport.get_write_buffer_limits() == (250.0, 1000.5)
+        transport.close()
+        await client.lost
         pair.close()
 
     run(loop, main())
@@ -345,6 +368,55 @@ def test_buffered_protocol_receives_every_byte(loop, open_pair):
     run(loop, main())
 
 
+class DuckBufferedRecorder(asyncio.Protocol):
+    """A buffered protocol by its methods only, not by class; data_received() is
+    there too, and must not be called."""
+
+    def __init__(self, loop):
+        self.buffer = bytearray(100)
+        self.data = bytearray()
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        return self.buffer
+
+    def buffer_updated(self, nbytes):
+        self.data += self.buffer[:nbytes]
+
+    def data_received(self, data):
+        raise AssertionError('data_received() called on a buffered protocol')
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+def test_a_protocol_with_get_buffer_and_buffer_updated_is_buffered(uvloop_loop,
+                                                                   open_pair):
+    # As upstream uvloop (asyncio's loop wants an asyncio.BufferedProtocol): by
+    # connecting, and by set_protocol().
+    loop = uvloop_loop
+
+    async def main():
+        data = payload(300 * 1024)
+        pair = await open_pair(loop,
+                               client_protocol=lambda: DuckBufferedRecorder(loop))
+        second = DuckBufferedRecorder(loop)
+        for proto in (pair.client, second):
+            pair.transport.set_protocol(proto)
+            pair.transport.write(data)
+            while len(proto.data) < len(data):
+                await asyncio.sleep(0.01)
+            assert proto.data == data
+        pair.transport.close()
+        assert await second.lost is None
+        pair.close()
+
+    run(loop, main())
+
+
 def test_protocol_errors_are_fatal_with_asyncio_messages(loop, open_pair):
     contexts = []
     loop.set_exception_handler(lambda loop, context: contexts.append(context))
@@ -560,5 +632,158 @@ def test_connect_accepted_socket_wraps_a_socket_accepted_elsewhere(loop, stream_
         assert peer.recv(10) == b'back'
         peer.close()
         assert await proto.lost is None
+
+    run(loop, main())
+
+
+# ----- contexts -----------------------------------------------------------------------
+
+current = contextvars.ContextVar('current', default='unset')
+
+
+class ContextRecorder(RecordingProtocol):
+    """A RecordingProtocol that also records, in `seen`, the value of `current` each
+    callback sees; connection_made() sets it to 'transport', which later callbacks see
+    only if they run in that same context."""
+
+    def __init__(self, loop, keep_open_on_eof=False):
+        super().__init__(loop, keep_open_on_eof)
+        self.seen = {}
+
+    def _see(self, name):
+        self.seen.setdefault(name, set()).add(current.get())
+
+    def connection_made(self, transport):
+        self._see('made')
+        current.set('transport')
+        super().connection_made(transport)
+
+    def data_received(self, data):
+        self._see('data')
+        super().data_received(data)
+
+    def eof_received(self):
+        self._see('eof')
+        return super().eof_received()
+
+    def pause_writing(self):
+        self._see('pause_writing')
+        super().pause_writing()
+
+    def resume_writing(self):
+        self._see('resume_writing')
+        super().resume_writing()
+
+    def connection_lost(self, exc):
+        self._see('lost')
+        super().connection_lost(exc)
+
+
+async def in_another_task(action):
+    """Run action() in a task of its own, where `current` is 'another task'."""
+    async def task():
+        current.set('another task')
+        action()
+    await asyncio.create_task(task())
+
+
+def test_callbacks_the_peer_triggers_see_the_connecting_context(loop, open_pair):
+    async def main():
+        current.set('connecting')
+        pair = await open_pair(loop, client_protocol=lambda: ContextRecorder(loop))
+        current.set('changed after connecting')
+        transport, client = pair.transport, pair.client
+        transport.write(b'echo me')
+        await client.received(7)
+        transport.write_eof()
+        await client.lost
+        assert client.seen['made'] == {'connecting'}
+        # asyncio runs each callback in a copy of the connecting context: the value
+        # set in connection_made is not seen later there; ours is one context.
+        later = {'connecting', 'transport'}
+        for name in ('data', 'eof', 'lost'):
+            assert client.seen[name] <= later, name
+        pair.close()
+
+    run(loop, main())
+
+
+def test_callbacks_another_task_triggers_run_in_the_transport_context(uvloop_loop,
+                                                                      open_pair):
+    # As upstream uvloop: every callback runs in the one context connection_made ran
+    # in, whoever triggers it. asyncio runs pause_writing() in the writing task's
+    # context, reads after resume_reading() in the resuming task's, connection_lost()
+    # after close() in the closing task's.
+    loop = uvloop_loop
+
+    async def main():
+        current.set('connecting')
+        pair = await open_pair(loop, lambda: PausedReceiver(loop),
+                               lambda: ContextRecorder(loop, keep_open_on_eof=True))
+        transport, client = pair.transport, pair.client
+        receiver = await pair.peer()
+        data = payload(8 * 1024 * 1024)
+        await in_another_task(lambda: transport.write(data))
+        assert client.events == ['made', 'pause_writing']
+        receiver.transport.resume_reading()
+        await receiver.received(len(data))
+        while 'resume_writing' not in client.events:
+            await asyncio.sleep(0.01)
+
+        await in_another_task(transport.pause_reading)
+        receiver.transport.write(b'while paused')
+        receiver.transport.write_eof()
+        await asyncio.sleep(0.05)
+        assert client.data == b''
+        await in_another_task(transport.resume_reading)
+        await client.eof
+        assert client.data == b'while paused'
+
+        await in_another_task(transport.close)
+        await client.lost
+        assert client.seen.pop('made') == {'connecting'}
+        assert client.seen == {name: {'transport'} for name in (
+            'pause_writing', 'resume_writing', 'data', 'eof', 'lost')}
+        pair.close()
+
+    run(loop, main())
+
+
+class BufferedContextRecorder(BufferedRecorder):
+    def __init__(self, loop):
+        super().__init__(loop)
+        self.seen = set()
+
+    def connection_made(self, transport):
+        current.set('transport')
+        super().connection_made(transport)
+
+    def get_buffer(self, sizehint):
+        self.seen.add(current.get())
+        return super().get_buffer(sizehint)
+
+    def buffer_updated(self, nbytes):
+        self.seen.add(current.get())
+        super().buffer_updated(nbytes)
+
+
+def test_buffered_reads_resumed_by_another_task_run_in_the_transport_context(
+        uvloop_loop, open_pair):
+    loop = uvloop_loop
+
+    async def main():
+        pair = await open_pair(loop,
+                               client_protocol=lambda: BufferedContextRecorder(loop))
+        transport, proto = pair.transport, pair.client
+        await in_another_task(transport.pause_reading)
+        transport.write(b'echo me')
+        await asyncio.sleep(0.05)
+        await in_another_task(transport.resume_reading)
+        while len(proto.data) < 7:
+            await asyncio.sleep(0.01)
+        assert proto.seen == {'transport'}
+        transport.close()
+        await proto.lost
+        pair.close()
 
     run(loop, main())

@@ -6,6 +6,7 @@ Which path a spawn takes, the spawn lock and spawning from many threads are
 test_spawn_paths.py's."""
 
 import asyncio
+import contextvars
 import errno
 import grp
 import os
@@ -648,3 +649,95 @@ def test_spawns_with_pipes_leave_no_fd_behind(loop):
     run(loop, main())
     assert sorted(os.listdir('/proc/self/fd')) == fds
     assert zombie_children() == []
+
+
+# ----- contexts ---------------------------------------------------------------------
+
+current = contextvars.ContextVar('current', default='unset')
+
+
+class ContextRecorder(asyncio.SubprocessProtocol):
+    """Records, per callback, the values of `current` it saw; connection_made() sets
+    it to 'transport', which later callbacks see only in that same context."""
+
+    def __init__(self, loop):
+        self.seen = {}
+        self.output = loop.create_future()
+        self.done = loop.create_future()
+
+    def _see(self, name):
+        self.seen.setdefault(name, set()).add(current.get())
+
+    def connection_made(self, transport):
+        self._see('made')
+        current.set('transport')
+
+    def pipe_data_received(self, fd, data):
+        self._see('pipe_data')
+        if not self.output.done():
+            self.output.set_result(data)
+
+    def pipe_connection_lost(self, fd, exc):
+        self._see('pipe_lost')
+
+    def pause_writing(self):
+        self._see('pause_writing')
+
+    def resume_writing(self):
+        self._see('resume_writing')
+
+    def process_exited(self):
+        self._see('process_exited')
+
+    def connection_lost(self, exc):
+        self._see('lost')
+        self.done.set_result(None)
+
+
+def test_pipe_callbacks_see_the_spawning_context(loop):
+    async def main():
+        current.set('spawning')
+        transport, protocol = await loop.subprocess_exec(
+            lambda: ContextRecorder(loop), 'echo', 'out', stdin=None, stderr=None)
+        current.set('changed after spawning')
+        await protocol.done
+        transport.close()
+        return protocol.seen
+
+    seen = run(loop, main())
+    assert seen['made'] == {'spawning'}
+    for name in ('pipe_data', 'pipe_lost'):
+        assert seen[name] <= {'spawning', 'transport'}, name
+
+
+def test_every_callback_runs_in_the_transport_context(uvloop_loop, spawn_path_kind):
+    # As upstream uvloop, whoever triggers them: the exit watcher (asyncio runs
+    # process_exited, and so connection_lost, in its child watcher's context) or
+    # another task writing to stdin (asyncio: pause_writing in that task's context).
+    loop = uvloop_loop
+
+    async def main():
+        current.set('spawning')
+        transport, protocol = await loop.subprocess_exec(
+            lambda: ContextRecorder(loop), 'sh', '-c',
+            'read line; echo "$line"; exec cat >/dev/null', stderr=None)
+        stdin = transport.get_pipe_transport(0)
+
+        async def write_from_another_task():
+            current.set('another task')
+            stdin.write(b'first line\n' + bytes(1024 * 1024))
+
+        await asyncio.create_task(write_from_another_task())
+        assert await protocol.output == b'first line\n'
+        while stdin.get_write_buffer_size():
+            await asyncio.sleep(0.01)
+        stdin.close()
+        await protocol.done
+        transport.close()
+        return protocol.seen
+
+    seen = run(loop, main())
+    assert seen.pop('made') == {'spawning'}
+    assert seen == {name: {'transport'} for name in (
+        'pause_writing', 'resume_writing', 'pipe_data', 'pipe_lost',
+        'process_exited', 'lost')}

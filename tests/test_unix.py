@@ -7,7 +7,9 @@ import asyncio
 import os
 import pathlib
 import socket
+import sys
 
+import blockbuster
 import pytest
 
 from netutil import EchoProtocol, RecordingProtocol, assert_echoed_then_close, open_fds
@@ -111,13 +113,26 @@ def test_a_stale_socket_file_is_replaced(loop, path):
     run(loop, main())
 
 
-def test_closing_the_server_removes_its_socket_file(uvloop_loop, path):
-    # asyncio does the same from Python 3.13 (cleanup_socket=True).
-    loop = uvloop_loop
-
+def test_closing_the_server_removes_its_socket_file_as_the_running_python(loop, path):
+    # asyncio removes it from Python 3.13 on (cleanup_socket=True by default).
     async def main():
         server = await loop.create_unix_server(EchoProtocol, path)
         assert os.path.exists(path)
+        server.close()
+        await server.wait_closed()
+        return os.path.exists(path)
+
+    assert run(loop, main()) == (sys.version_info < (3, 13))
+
+
+def test_cleanup_socket_true_removes_the_socket_file_on_every_python(uvloop_loop,
+                                                                     path):
+    # As upstream uvloop (asyncio before 3.13 has no cleanup_socket argument).
+    loop = uvloop_loop
+
+    async def main():
+        server = await loop.create_unix_server(EchoProtocol, path,
+                                               cleanup_socket=True)
         server.close()
         await server.wait_closed()
         assert not os.path.exists(path)
@@ -141,14 +156,41 @@ def test_a_replaced_socket_file_is_left_alone(uvloop_loop, path):
     loop = uvloop_loop
 
     async def main():
-        first = await loop.create_unix_server(EchoProtocol, path)
-        second = await loop.create_unix_server(EchoProtocol, path)
+        first = await loop.create_unix_server(EchoProtocol, path, cleanup_socket=True)
+        second = await loop.create_unix_server(EchoProtocol, path,
+                                               cleanup_socket=True)
         first.close()
         assert os.path.exists(path)         # it is the second server's now
         second.close()
         assert not os.path.exists(path)
 
     run(loop, main())
+
+
+async def serve_once_and_close(loop, path, **kwargs):
+    server = await loop.create_unix_server(EchoProtocol, path, **kwargs)
+    transport, client = await connect(loop, path)
+    await assert_echoed_then_close(transport, client)
+    server.close()
+    await server.wait_closed()
+
+
+def test_unix_server_set_up_and_close_make_no_blocking_call(loop, path):
+    # Blocking-call detectors patch os.stat() & co.: the server's non-blocking uses of
+    # them must not show.
+    with blockbuster.blockbuster_ctx():
+        run(loop, serve_once_and_close(loop, path))
+
+
+def test_replacing_and_cleaning_up_the_socket_file_make_no_blocking_call(
+        uvloop_loop, path):
+    # asyncio's os.remove() of a stale socket file is reported.
+    loop = uvloop_loop
+    with socket.socket(socket.AF_UNIX) as stale:
+        stale.bind(path)
+    with blockbuster.blockbuster_ctx():
+        run(loop, serve_once_and_close(loop, path, cleanup_socket=True))
+    assert not os.path.exists(path)
 
 
 def test_sockets_can_be_passed_in(loop, path):

@@ -38,10 +38,22 @@ def run(main, *, loop_factory=None, debug=None, **run_kwargs):
 
     Like ``asyncio.run()``: the loop is created for this call, async generators
     and the default executor are shut down, and the loop is closed at the end.
+    A ``loop_factory`` must make uvloop loops (TypeError otherwise, as upstream).
     """
     if loop_factory is None:
         loop_factory = new_event_loop
-    with _asyncio.Runner(loop_factory=loop_factory, debug=debug) as runner:
+
+    def uvloop_factory():
+        loop = loop_factory()
+        if not isinstance(loop, _loop.Loop):
+            if isinstance(loop, _asyncio.AbstractEventLoop):
+                loop.close()
+            if _asyncio.iscoroutine(main):
+                main.close()        # never to run: no "never awaited" warning
+            raise TypeError('uvloop.run() uses a non-uvloop event loop')
+        return loop
+
+    with _asyncio.Runner(loop_factory=uvloop_factory, debug=debug) as runner:
         return runner.run(main, **run_kwargs)
 
 

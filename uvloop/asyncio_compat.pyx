@@ -40,6 +40,8 @@ cdef object aio_SendfileMode = _constants._SendfileMode
 cdef object aio_LOG_THRESHOLD_FOR_CONNLOST_WRITES = \
     _constants.LOG_THRESHOLD_FOR_CONNLOST_WRITES
 cdef object aio_DEBUG_STACK_DEPTH = _constants.DEBUG_STACK_DEPTH
+# How long a server stops accepting after running out of fds.
+cdef object aio_ACCEPT_RETRY_DELAY = _constants.ACCEPT_RETRY_DELAY
 cdef object aio_check_ssl_socket = _base_events._check_ssl_socket
 cdef object aio_interleave_addrinfos = _base_events._interleave_addrinfos
 cdef object aio_set_reuseport = _base_events._set_reuseport

@@ -32,6 +32,7 @@ include "transports/tcp.pxd"
 include "transports/unix.pxd"
 include "transports/pipe.pxd"
 include "transports/udp.pxd"
+include "net/listener.pxd"
 
 
 cdef class Loop:

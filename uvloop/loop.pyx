@@ -67,6 +67,7 @@ include "transports/subprocess.pyx"
 include "net/dns.pyx"
 include "net/sock.pyx"
 include "net/connect.pyx"
+include "net/listener.pyx"
 include "net/server.pyx"
 include "net/sendfile.pyx"
 include "net/tls.pyx"
@@ -552,8 +553,9 @@ cdef class Loop:
                 raise RuntimeError('Executor shutdown has been called')
             executor = self._default_executor
             if executor is None:
+                # Threads uvloop_0, uvloop_1, ... as upstream uvloop names them.
                 executor = concurrent.futures.ThreadPoolExecutor(
-                    thread_name_prefix='asyncio')
+                    thread_name_prefix='uvloop')
                 self._default_executor = executor
         return wrap_future(executor.submit(func, *args), loop=self)
 
@@ -913,6 +915,7 @@ cdef class Loop:
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        backlog = _checked_backlog(backlog)
         if sock is not None:
             aio_check_ssl_socket(sock)
 
@@ -941,13 +944,14 @@ cdef class Loop:
     async def create_unix_server(
             self, protocol_factory, path=None, *, sock=None, backlog=100, ssl=None,
             ssl_handshake_timeout=None, ssl_shutdown_timeout=None,
-            start_serving=True, cleanup_socket=True):
+            start_serving=True, cleanup_socket=_CLEANUP_UNIX_SOCKET_BY_DEFAULT):
         """A server on the Unix socket `path` (or the listening socket `sock`).
-        A stale socket file at `path` is replaced; with cleanup_socket the file is
-        removed when the server closes (asyncio does so from Python 3.13)."""
+        A stale socket file at `path` is replaced; with cleanup_socket (the default
+        from Python 3.13, as asyncio's) the file is removed when the server closes."""
         if isinstance(ssl, bool):
             raise TypeError('ssl argument must be an SSLContext or None')
         _check_tls_arguments(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
+        backlog = _checked_backlog(backlog)
 
         if path is not None:
             path, sock = _new_unix_stream_socket(path, sock)
@@ -1000,7 +1004,7 @@ cdef class Loop:
     async def _connect_pipe(self, bint for_write, protocol_factory, pipe):
         protocol = protocol_factory()
         waiter = self.create_future()
-        transport = _new_pipe_transport(self, for_write, pipe, protocol, waiter)
+        transport = _new_pipe_transport(self, for_write, pipe, protocol, waiter, None)
         try:
             await waiter
         except BaseException:

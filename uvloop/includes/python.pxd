@@ -4,6 +4,8 @@ from cpython.object cimport PyObject
 
 
 cdef extern from "Python.h":
+    Py_ssize_t PY_SSIZE_T_MAX
+
     int PyContext_Enter(object ctx) except -1
     int PyContext_Exit(object ctx) except -1
     object PyContext_CopyCurrent()

@@ -25,7 +25,12 @@ cdef extern from "sys/socket.h" nogil:
                    socklen_t* optlen)
     int setsockopt(int sockfd, int level, int optname, const void* optval,
                    socklen_t optlen)
+    int SOCK_NONBLOCK
+    int SOCK_CLOEXEC
+
     int getsockname(int sockfd, sockaddr* addr, socklen_t* addrlen)
+    int listen(int sockfd, int backlog)
+    int accept4(int sockfd, sockaddr* addr, socklen_t* addrlen, int flags)
     int getpeername(int sockfd, sockaddr* addr, socklen_t* addrlen)
 
 
@@ -100,8 +105,14 @@ cdef extern from "sys/wait.h" nogil:
 cdef extern from "errno.h" nogil:
     int errno
     int EBADF
+    int ENOENT
     int EINTR
     int EAGAIN
+    int ECONNABORTED
+    int EMFILE
+    int ENFILE
+    int ENOBUFS
+    int ENOMEM
     int EIO
     int ENOTCONN
     int ENAMETOOLONG

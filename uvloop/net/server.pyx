@@ -2,23 +2,26 @@
 # arguments are checked (bind the listening sockets, start serving), and Server, what
 # they return.
 #
-# Needs: TCPServer, UnixServer (transports/), _tls_server_protocol_factory
+# Needs: StreamListener (net/listener.pyx), _tls_server_protocol_factory
 # (net/tls.pyx), asyncio's helpers (asyncio_compat.pyx).
 #
 # The Server owns its listening Python sockets (what `sockets` reports) and closes them
-# in close(). While serving, each socket also has a listening handle (TCPServer or
-# UnixServer) on a dup() of its fd, which libuv owns and closes with the handle.
+# in close(). While serving, each socket also has a StreamListener on a dup() of its
+# fd, which the listener owns and closes with its handle.
 # Accepted connections attach themselves (`_attach`) and detach after connection_lost,
 # so wait_closed(), close_clients() and abort_clients() know them; close_clients() and
 # abort_clients() exist on every Python version (asyncio added them in 3.13).
+
+from posix.stat cimport S_ISSOCK, stat, struct_stat
+from posix.types cimport ino_t
+from posix.unistd cimport unlink
 
 import asyncio
 import collections.abc
 import errno as errno_module
 import itertools
-import os
+import operator
 import socket as socket_module
-import stat as stat_module
 import sys
 import weakref
 
@@ -26,17 +29,24 @@ import weakref
 # already closed; before, it returned at once. We follow the running Python.
 cdef bint _WAIT_CLOSED_RETURNS_IF_CLOSED = sys.version_info < (3, 12, 1)
 
+# create_unix_server()'s cleanup_socket default: asyncio removes the socket file on
+# close from Python 3.13 on. Given explicitly, it is honoured on every version (as
+# upstream uvloop does).
+_CLEANUP_UNIX_SOCKET_BY_DEFAULT = sys.version_info >= (3, 13)
 
-cdef UVStreamServer _listen_on(Loop loop, sock, int backlog, server,
+
+cdef int _checked_backlog(backlog) except -1:
+    """`backlog` as socket.listen() takes it (asyncio passes it there): an int
+    (TypeError otherwise) in C int range (OverflowError), negative meaning 0."""
+    cdef int value = operator.index(backlog)
+    return value if value > 0 else 0
+
+
+cdef StreamListener _listen_on(Loop loop, sock, int backlog, server,
                                protocol_factory, context):
-    cdef UVStreamServer listener
-    if sock.family in (socket_module.AF_INET, socket_module.AF_INET6):
-        listener = TCPServer.new(loop)
-    else:
-        listener = UnixServer.new(loop)
-    listener._listen(_dup_fd(sock.fileno()), backlog, server, protocol_factory,
-                     context)
-    return listener
+    unix = sock.family not in (socket_module.AF_INET, socket_module.AF_INET6)
+    return StreamListener.new(loop, _dup_fd(sock.fileno()), unix, backlog, server,
+                              sock, protocol_factory, context)
 
 
 class Server(asyncio.AbstractServer):
@@ -92,7 +102,7 @@ class Server(asyncio.AbstractServer):
 
     def _stop_listening(self):
         for listener in self._listeners:
-            UVHandle.close(<UVHandle>listener)
+            (<StreamListener>listener).close()
         self._listeners = []
 
     def get_loop(self):
@@ -132,14 +142,10 @@ class Server(asyncio.AbstractServer):
         if path is None:
             return
         # Remove the socket file only if it is still ours (not a new server's).
-        try:
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as err:
+        err = _unlink_socket_file(path, inode)
+        if err != 0 and err != ENOENT:
             aio_logger.error('Unable to clean up listening UNIX socket %r: %r',
-                             path, err)
+                             path, convert_error(-err))
 
     def close_clients(self):
         """Close every accepted connection (queued data is sent first)."""
@@ -258,14 +264,10 @@ cdef _bind_unix_socket(sock, path):
     """Bind our new socket `sock` to `path`, replacing a stale socket file there;
     `sock` is closed if that fails."""
     if path[0] not in (0, '\x00'):     # not an abstract socket
-        try:
-            if stat_module.S_ISSOCK(os.stat(path).st_mode):
-                os.remove(path)
-        except FileNotFoundError:
-            pass
-        except OSError as err:
+        err = _unlink_socket_file(path, 0)
+        if err != 0 and err != ENOENT:
             aio_logger.error('Unable to check or remove stale UNIX socket '
-                             '%r: %r', path, err)
+                             '%r: %r', path, convert_error(-err))
     try:
         sock.bind(path)
     except OSError as exc:
@@ -282,15 +284,37 @@ cdef _bind_unix_socket(sock, path):
 cdef dict _unix_socket_inodes(sock, bint cleanup_socket):
     """{sock: inode of its socket file} when the server is to remove that file on
     close (a named socket, with cleanup_socket); else {}."""
+    cdef struct_stat st
     if not cleanup_socket:
         return {}
     bound = sock.getsockname()
     if bound and bound[0] not in (0, '\x00'):
-        try:
-            return {sock: os.stat(bound).st_ino}
-        except FileNotFoundError:
-            pass
+        if stat(_fs_path(bound), &st) == 0:
+            return {sock: st.st_ino}
+        if errno != ENOENT:
+            raise convert_error(-errno)
     return {}
+
+
+# The socket file steps call the C functions: blocking-call detectors (such as
+# blockbuster) watch os.stat() and os.unlink(), and these are no blocking uses.
+
+cdef bytes _fs_path(path):
+    return PyUnicode_EncodeFSDefault(path) if isinstance(path, str) else bytes(path)
+
+
+cdef int _unlink_socket_file(path, ino_t inode):
+    """Remove the socket file at `path` if it is one (and, unless `inode` is 0, if it
+    is still that inode); 0, or the errno of what failed."""
+    cdef struct_stat st
+    cdef bytes fs_path = _fs_path(path)
+    if stat(fs_path, &st) != 0:
+        return errno
+    if not S_ISSOCK(st.st_mode) or (inode != 0 and st.st_ino != inode):
+        return 0
+    if unlink(fs_path) != 0:
+        return errno
+    return 0
 
 
 async def _serve(Loop loop, sockets, protocol_factory, backlog, ssl,

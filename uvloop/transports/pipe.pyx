@@ -39,9 +39,10 @@ cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
 
 
 cdef _PipeTransport _new_pipe_transport(Loop loop, bint for_write, pipe, protocol,
-                                        waiter):
+                                        waiter, context):
     """A started read (or write) pipe transport over the file object `pipe`, after
-    asyncio's checks of what it is."""
+    asyncio's checks of what it is; its callbacks run in `context` (None: a copy of
+    the current one)."""
     cdef _PipeTransport transport
     fileno = pipe.fileno()
     mode = os.fstat(fileno).st_mode
@@ -62,8 +63,20 @@ cdef _PipeTransport _new_pipe_transport(Loop loop, bint for_write, pipe, protoco
         transport = ReadPipeTransport.new(loop)
     transport._open_file(pipe)
     transport._extra = {'pipe': pipe}
-    transport._start(protocol, waiter, None)
+    transport._start(protocol, waiter, context)
     return transport
+
+
+class _Absent:
+    """A method the transport has not, as asyncio's of the same kind has not (a read
+    pipe cannot write): looking it up raises AttributeError."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __get__(self, transport, owner=None):
+        raise AttributeError(
+            f"'{owner.__name__}' object has no attribute '{self.name}'")
 
 
 cdef class _PipeTransport(UVStream):
@@ -85,7 +98,17 @@ cdef class _PipeTransport(UVStream):
 
 
 cdef class ReadPipeTransport(_PipeTransport):
-    """asyncio's _UnixReadPipeTransport: EOF closes the transport."""
+    """asyncio's _UnixReadPipeTransport: EOF closes the transport; nothing of a
+    write transport (a write would fail later and close the pipe)."""
+
+    write = _Absent('write')
+    writelines = _Absent('writelines')
+    write_eof = _Absent('write_eof')
+    can_write_eof = _Absent('can_write_eof')
+    abort = _Absent('abort')
+    get_write_buffer_size = _Absent('get_write_buffer_size')
+    get_write_buffer_limits = _Absent('get_write_buffer_limits')
+    set_write_buffer_limits = _Absent('set_write_buffer_limits')
 
     @staticmethod
     cdef ReadPipeTransport new(Loop loop):
@@ -144,6 +167,18 @@ cdef class WritePipeTransport(_PipeTransport):
 
     def write_eof(self):
         self._close_transport()
+
+    # A write transport does not read (asyncio's raise as the abstract
+    # ReadTransport's do).
+
+    def pause_reading(self):
+        raise NotImplementedError
+
+    def resume_reading(self):
+        raise NotImplementedError
+
+    def is_reading(self):
+        raise NotImplementedError
 
     cdef _on_write_error(self, exc):
         self._conn_lost += 1

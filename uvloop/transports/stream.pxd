@@ -59,19 +59,3 @@ cdef class UVStream(UVTransport):
 
 cdef class UVSocketStream(UVStream):
     pass
-
-
-cdef class UVStreamServer(UVHandle):
-    # A listening uv_tcp_t or uv_pipe_t. Each accepted connection becomes a new
-    # transport of the class given by `_new_client()`.
-    cdef:
-        object _server                # uvloop Server
-        object _protocol_factory
-        object _context
-        int _fd
-
-    cdef _init_server(self, Loop loop, size_t handle_size)
-    cdef _listen(self, int fd, int backlog, server, protocol_factory, context)
-    cdef int _open_listening_fd(self, int fd)
-    cdef UVStream _new_client(self)
-    cdef _on_connection(self, int status)

@@ -1,13 +1,14 @@
 # UVStream: a libuv stream handle (uv_tcp_t or uv_pipe_t) and the asyncio stream
 # transport over it, written once for TCP, Unix sockets and pipes: reading (into the
-# loop's buffer, or a BufferedProtocol's), writing (uv_try_write first, then queued
+# loop's buffer, or a buffered protocol's), writing (uv_try_write first, then queued
 # uv_write requests), write_eof (uv_shutdown). The semantics are those of asyncio's
 # _SelectorSocketTransport; the pipe transports (pipe.pyx) override the hooks where
 # asyncio's pipe transports differ. What all transports share is in transport.pyx,
 # and so are the life rules of the handle, its descriptor and the Python references.
 #
 # Needs: UVTransport and the receive buffer (transport.pyx), UVHandle
-# (handles/handle.pyx), Server (net/server.pyx) for accepted connections.
+# (handles/handle.pyx), Server (net/server.pyx) for accepted connections (its
+# _detach).
 #
 # Stream specifics:
 # - A subclass's `new()` allocates the handle sized for _StreamMemory (the uv handle,
@@ -15,18 +16,13 @@
 #   uv_<type>_init() and attaches it; `_open_fd()` (or uv_accept()) gives it its fd.
 # - Each queued write and each shutdown is one malloc'ed request, freed in its
 #   callback; a write request holds a reference to the bytes it sends.
-# - UVStreamServer (end of file) is a listening handle; it owns the dup()ed listening
-#   fd and nothing else; its Server closes it.
 
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
                              PyBUF_WRITABLE)
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
 
-import asyncio
 import sys
-
-cdef object BufferedProtocol = asyncio.BufferedProtocol
 
 
 cdef enum:
@@ -132,8 +128,10 @@ cdef class UVStream(UVTransport):
     cdef _set_protocol(self, protocol):
         UVTransport._set_protocol(self, protocol)
         if self._handle is not NULL:
-            (<_StreamMemory*>self._handle).protocol_buffered = isinstance(
-                protocol, BufferedProtocol)
+            # Duck typing, as upstream uvloop (asyncio wants the subclass).
+            (<_StreamMemory*>self._handle).protocol_buffered = (
+                hasattr(protocol, 'get_buffer') and
+                hasattr(protocol, 'buffer_updated'))
 
     cdef _forget_python_refs(self):
         server = self._server
@@ -477,94 +475,3 @@ cdef class UVSocketStream(UVStream):
     @property
     def _start_tls_compatible(self):
         return True
-
-
-cdef void _on_stream_connection(uv.uv_stream_t* handle, int status) noexcept with gil:
-    cdef UVStreamServer listener = <UVStreamServer>handle.data
-    try:
-        listener._on_connection(status)
-    except BaseException as exc:
-        listener._loop._handle_callback_error(exc, listener)
-
-
-cdef class UVStreamServer(UVHandle):
-    # A listening socket. libuv owns the descriptor given to `_listen()` (a dup() of
-    # the Server's socket) and closes it with the handle; the Server closes the
-    # handle (UVHandle.close) when it stops serving.
-
-    def __cinit__(self):
-        self._fd = -1
-
-    cdef _init_server(self, Loop loop, size_t handle_size):
-        self._alloc(loop, handle_size)
-
-    cdef _listen(self, int fd, int backlog, server, protocol_factory, context):
-        cdef int err
-        err = self._open_listening_fd(fd)
-        if err < 0:
-            close(fd)
-            UVHandle.close(self)
-            raise convert_error(err)
-        self._fd = fd
-        self._server = server
-        self._protocol_factory = protocol_factory
-        self._context = context
-        err = uv.uv_listen(<uv.uv_stream_t*>self._handle, backlog,
-                           _on_stream_connection)
-        if err < 0:
-            UVHandle.close(self)
-            raise convert_error(err)
-
-    cdef int _open_listening_fd(self, int fd):
-        raise NotImplementedError
-
-    cdef UVStream _new_client(self):
-        raise NotImplementedError
-
-    cdef _on_connection(self, int status):
-        cdef UVStream client
-        cdef Loop loop = self._loop
-        if status < 0:
-            loop.call_exception_handler({
-                'message': 'socket.accept() out of system resource',
-                'exception': convert_error(status),
-            })
-            return
-        client = self._new_client()
-        err = uv.uv_accept(<uv.uv_stream_t*>self._handle, client._stream())
-        if err < 0:
-            UVHandle.close(client)
-            if err != uv.UV_EAGAIN:
-                loop.call_exception_handler({
-                    'message': 'Error on transport creation for incoming connection',
-                    'exception': convert_error(err),
-                })
-            return
-        client._adopted()
-        # One context per connection, copied from the one the server started in
-        # (as asyncio's accept task copies it).
-        context = self._context.copy()
-        try:
-            protocol = context.run(self._protocol_factory)
-        except (SystemExit, KeyboardInterrupt):
-            UVHandle.close(client)
-            raise
-        except BaseException as exc:
-            UVHandle.close(client)
-            if loop._debug:
-                loop.call_exception_handler({
-                    'message': 'Error on transport creation for incoming connection',
-                    'exception': exc,
-                })
-            return
-        if loop._debug:
-            aio_logger.debug("%r got a new connection from %r: %r", self._server,
-                             client.get_extra_info('peername'), client)
-        client._server = self._server
-        self._server._attach(client)
-        client._start(protocol, None, context)
-
-    cdef _on_closed(self):
-        self._server = None
-        self._protocol_factory = None
-        self._context = None

@@ -9,7 +9,8 @@
 # callbacks in the order connection_made, pipe_data_received..., pipe_connection_lost
 # (per pipe), process_exited, then connection_lost once the process exited AND every
 # pipe closed; `_wait()` (asyncio.subprocess.Process.wait) completes after
-# connection_lost.
+# connection_lost. All of them run in the context the transport was made in (as
+# upstream uvloop; asyncio runs process_exited in its child watcher's context).
 #
 # Pipes: each PIPE is an os.pipe() whose child end is given to the child and whose
 # parent end, as a file object, goes to a pipe transport of ours, as asyncio does with
@@ -99,6 +100,9 @@ class ProcessTransport(asyncio.SubprocessTransport):
         self._closed = False
         self._protocol = protocol
         self._loop = loop
+        # Every protocol callback runs here, whoever triggers it (the exit watcher,
+        # a pipe): the context current when the transport was made.
+        self._context = PyContext_CopyCurrent()
         self._uvprocess = None
         self._proc = None
         self._pid = None
@@ -174,7 +178,8 @@ class ProcessTransport(asyncio.SubprocessTransport):
                 continue
             proto = _PipeProtocol(self, fd)
             try:
-                proto.pipe = _new_pipe_transport(loop, fd == 0, f, proto, None)
+                proto.pipe = _new_pipe_transport(loop, fd == 0, f, proto, None,
+                                                 self._context)
             except BaseException:
                 f.close()
                 for other in files[fd + 1:]:
@@ -265,8 +270,6 @@ class ProcessTransport(asyncio.SubprocessTransport):
 
     # ----- events -------------------------------------------------------------------
 
-    # ----- events -------------------------------------------------------------------
-
     def _connected(self, waiter):
         """Every pipe is connected: connection_made(), then what happened meanwhile."""
         if self._pending_calls is None:
@@ -274,9 +277,9 @@ class ProcessTransport(asyncio.SubprocessTransport):
         self._try_finish()
         self._connection_made = True
         loop = self._loop
-        loop.call_soon(self._protocol.connection_made, self)
+        loop.call_soon(self._protocol.connection_made, self, context=self._context)
         for callback, data in self._pending_calls:
-            loop.call_soon(callback, *data)
+            loop.call_soon(callback, *data, context=self._context)
         self._pending_calls = None
         if not waiter.cancelled():
             waiter.set_result(None)
@@ -287,7 +290,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
         elif cb != self._call_connection_lost and not self._connection_made:
             return      # the protocol was never connected (see _connect_pipes)
         else:
-            self._loop.call_soon(cb, *data)
+            self._loop.call_soon(cb, *data, context=self._context)
 
     def _pipe_connection_lost(self, fd, exc):
         self._call(self._protocol.pipe_connection_lost, fd, exc)

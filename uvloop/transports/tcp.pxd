@@ -1,8 +1,3 @@
 cdef class TCPTransport(UVSocketStream):
     @staticmethod
     cdef TCPTransport new(Loop loop)
-
-
-cdef class TCPServer(UVStreamServer):
-    @staticmethod
-    cdef TCPServer new(Loop loop)

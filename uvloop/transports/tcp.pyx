@@ -1,9 +1,9 @@
-# uv_tcp_t handles: the TCP transport (TCPTransport) and listening TCP sockets
-# (TCPServer). Everything but the handle type lives in stream.pyx, and so do the life
-# rules: `new()` runs uv_tcp_init() and attaches the handle; libuv owns the descriptor
-# given to `_open_fd()` (or accepted) and closes it with the handle.
+# The TCP transport (TCPTransport) over a uv_tcp_t handle. Everything but the handle
+# type lives in stream.pyx, and so do the life rules: `new()` runs uv_tcp_init() and
+# attaches the handle; libuv owns the descriptor given to `_open_fd()` (connected or
+# accepted) and closes it with the handle.
 #
-# Needs: UVSocketStream, UVStreamServer (stream.pyx).
+# Needs: UVSocketStream (stream.pyx).
 
 
 cdef class TCPTransport(UVSocketStream):
@@ -30,20 +30,3 @@ cdef class TCPTransport(UVSocketStream):
         # same). A socket already reset by its peer may refuse: that is for the first
         # read or write to report.
         uv.uv_tcp_nodelay(<uv.uv_tcp_t*>self._handle, 1)
-
-
-cdef class TCPServer(UVStreamServer):
-
-    @staticmethod
-    cdef TCPServer new(Loop loop):
-        cdef TCPServer listener = TCPServer.__new__(TCPServer)
-        listener._init_server(loop, sizeof(uv.uv_tcp_t))
-        listener._attach_or_raise(
-            uv.uv_tcp_init(loop.uvloop, <uv.uv_tcp_t*>listener._handle))
-        return listener
-
-    cdef int _open_listening_fd(self, int fd):
-        return uv.uv_tcp_open(<uv.uv_tcp_t*>self._handle, fd)
-
-    cdef UVStream _new_client(self):
-        return TCPTransport.new(self._loop)

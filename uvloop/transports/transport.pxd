@@ -26,6 +26,7 @@ cdef class UVTransport(UVHandle):
         Py_ssize_t _conn_lost         # connection_lost() scheduled (+ dropped writes)
         Py_ssize_t _high_water
         Py_ssize_t _low_water
+        tuple _water_marks_given      # set_write_buffer_limits()'s (low, high)
         Py_ssize_t _requests          # write/send requests whose callback is pending
 
     cdef _open_fd(self, int fd)

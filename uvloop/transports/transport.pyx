@@ -1,8 +1,9 @@
 # UVTransport: what every transport over a libuv handle shares, written once for the
 # stream transports (stream.pyx) and the datagram transport (udp.pyx): the protocol
-# and the context its callbacks run in, closing (close, abort, fatal errors,
-# connection_lost exactly once), write flow control at the water marks, and the extra
-# info of sockets; and the loop's receive buffer, where every read lands.
+# and the one context all its callbacks run in, whoever triggers them; closing
+# (close, abort, fatal errors, connection_lost exactly once), write flow control at
+# the water marks, and the extra info of sockets; and the loop's receive buffer,
+# where every read lands.
 #
 # Needs: UVHandle (handles/handle.pyx), the socket addresses (net/sockaddr.pyx),
 # _dup_fd (fds.pyx).
@@ -79,6 +80,24 @@ cdef void _complete_request(UVTransport transport, void* request, PyObject* owne
         transport._loop._handle_callback_error(exc, transport)
     finally:
         PyContext_Exit(context)
+
+
+cdef Py_ssize_t _water_mark(limit) except -1:
+    return PY_SSIZE_T_MAX if limit >= PY_SSIZE_T_MAX else int(limit)
+
+
+cdef bint _enter_context(context) except -1:
+    """Enter `context` for a protocol callback that a caller in any context
+    triggered (write() crossing the high-water mark, a failed sendto()). False when
+    it is entered already (the caller is one of the transport's own callbacks):
+    then there is nothing to exit."""
+    if context is None:
+        return False
+    try:
+        PyContext_Enter(context)
+    except RuntimeError:
+        return False
+    return True
 
 
 cdef class UVTransport(UVHandle):
@@ -185,6 +204,8 @@ cdef class UVTransport(UVHandle):
         return self._queued_bytes()
 
     def get_write_buffer_limits(self):
+        if self._water_marks_given is not None:
+            return self._water_marks_given
         return (self._low_water, self._high_water)
 
     def set_write_buffer_limits(self, high=None, low=None):
@@ -195,8 +216,11 @@ cdef class UVTransport(UVHandle):
         if not high >= low >= 0:
             raise ValueError(
                 f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._high_water = high
-        self._low_water = low
+        # asyncio keeps any numbers (2**64, 1e6); compared with a byte count they
+        # act as their integer part, capped at the largest count there can be.
+        self._water_marks_given = (low, high)
+        self._high_water = _water_mark(high)
+        self._low_water = _water_mark(low)
         self._maybe_pause_protocol()
 
     cdef _maybe_pause_protocol(self):
@@ -204,9 +228,18 @@ cdef class UVTransport(UVHandle):
             return
         if not self._protocol_paused:
             self._protocol_paused = True
-            self._call_protocol_method(self._protocol.pause_writing,
-                                       'protocol.pause_writing() failed')
+            # write() may come from any task; the protocol hears of it in its own
+            # context.
+            context = self._context
+            entered = _enter_context(context)
+            try:
+                self._call_protocol_method(self._protocol.pause_writing,
+                                           'protocol.pause_writing() failed')
+            finally:
+                if entered:
+                    PyContext_Exit(context)
 
+    # Called from write completions only, in the transport's context already.
     cdef _maybe_resume_protocol(self):
         if (self._protocol_paused and
                 <Py_ssize_t>self._queued_bytes() <= self._low_water):

@@ -26,8 +26,9 @@ cdef class UDPTransport(UVTransport):
 
     @staticmethod
     cdef UDPTransport new(Loop loop)
-    cdef _destination(self, addr, sockaddr_storage* storage)
+    cdef bint _destination(self, addr, sockaddr_storage* storage) except -1
     cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest)
+    cdef _send_failed(self, exc)
     cdef _on_datagram(self, ssize_t nread, const uv.uv_buf_t* buf,
                       const sockaddr* addr)
     cdef object _source_address(self, const sockaddr* addr)

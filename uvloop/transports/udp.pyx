@@ -16,7 +16,6 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
 from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_CheckExact,
                             PyBytes_FromStringAndSize, PyBytes_GET_SIZE)
 
-import socket as socket_module
 import sys
 
 # Python 3.13's asyncio sends empty datagrams; before, sendto(b'') did nothing.
@@ -163,15 +162,20 @@ cdef class UDPTransport(UVTransport):
         if not self._connected and addr is not self._last_destination_py:
             self._last_destination_py = None
             try:
-                self._destination(addr, &self._last_destination)
+                numeric = self._destination(addr, &self._last_destination)
             except OSError as exc:
-                self._protocol.error_received(exc)
+                self._send_failed(exc)
                 return
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self._fatal_error(exc, 'Fatal write error on datagram transport')
                 return
+            if not numeric:
+                # As upstream uvloop: no name resolution (which would block the loop)
+                # on the send path. asyncio's socket.sendto() resolves it.
+                raise ValueError(f'{addr!r}: socket family mismatch or a DNS lookup '
+                                 f'is required')
             self._last_destination_py = addr
         if not self._connected:
             dest = <sockaddr*>&self._last_destination
@@ -184,22 +188,18 @@ cdef class UDPTransport(UVTransport):
                 if err >= 0:
                     return
                 if err != uv.UV_EAGAIN:
-                    self._protocol.error_received(convert_error(err))
+                    self._send_failed(convert_error(err))
                     return
             self._queue_send(data, &buf, dest)
         finally:
             PyBuffer_Release(&view)
         self._maybe_pause_protocol()
 
-    cdef _destination(self, addr, sockaddr_storage* storage):
-        """The C address for `addr`, resolving a host name as socket.sendto()
-        would (OSError, e.g. socket.gaierror, if it cannot)."""
+    cdef bint _destination(self, addr, sockaddr_storage* storage) except -1:
+        """The C address for `addr`: False if its host is not a numeric address of
+        the socket's family; raises as socket.sendto() would for a malformed one."""
         cdef socklen_t length
-        if _numeric_sockaddr(addr, self._family, storage, &length) == 0:
-            return
-        infos = socket_module.getaddrinfo(addr[0], addr[1], self._family,
-                                          socket_module.SOCK_DGRAM)
-        _numeric_sockaddr(infos[0][4], self._family, storage, &length)
+        return _numeric_sockaddr(addr, self._family, storage, &length) == 0
 
     cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest):
         cdef uv.uv_buf_t copy
@@ -216,9 +216,20 @@ cdef class UDPTransport(UVTransport):
                              dest, _on_udp_send)
         if err < 0:
             PyMem_RawFree(request)
-            self._protocol.error_received(convert_error(err))
+            self._send_failed(convert_error(err))
             return
         _track_request(self, &request.owner, owner)
+
+    cdef _send_failed(self, exc):
+        """error_received() for a sendto() that failed at once (called from any
+        task: the protocol hears of it in its own context)."""
+        context = self._context
+        entered = _enter_context(context)
+        try:
+            self._protocol.error_received(exc)
+        finally:
+            if entered:
+                PyContext_Exit(context)
 
     cdef _on_request_done(self, int status):
         if status == uv.UV_ECANCELED:

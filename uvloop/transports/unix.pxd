@@ -1,8 +1,3 @@
 cdef class UnixTransport(UVSocketStream):
     @staticmethod
     cdef UnixTransport new(Loop loop)
-
-
-cdef class UnixServer(UVStreamServer):
-    @staticmethod
-    cdef UnixServer new(Loop loop)
