@@ -440,12 +440,19 @@ cdef class Loop:
         """Call callback(*args) after `delay` seconds; returns a TimerHandle."""
         if delay is None:
             raise TypeError('delay must not be None')
-        return self.call_at(self.time() + delay, callback, *args, context=context)
+        return self._call_at(uv.uv_hrtime() * 1e-9 + delay, callback, args, context)
 
     def call_at(self, when, callback, *args, context=None):
         """Call callback(*args) at loop time `when`; returns a TimerHandle."""
         if when is None:
             raise TypeError("when cannot be None")
+        return self._call_at(when, callback, args, context)
+
+    cdef TimerHandle _call_at(self, double when, callback, tuple args, context):
+        if when != when:
+            # A NaN deadline compares false with everything: the heap cannot order it
+            # and no wake-up time follows from it. Upstream uvloop raises ValueError.
+            raise ValueError('a timer cannot be scheduled at NaN')
         self._check_closed()
         if self._debug:
             self._check_thread()
