@@ -327,6 +327,10 @@ cdef class Loop:
             exc = self._pending_exception
             self._pending_exception = None
             raise exc
+        # Python-level signal handlers run here, before any callback, so what they
+        # raise ends run_forever as on asyncio's loop (its select() runs them); run
+        # inside a callback's own code, it would be that callback's error.
+        PyErr_CheckSignals()
         self._drain_threadsafe_queue()
         self._timers.move_due(self._ready)
         self._run_ready()
