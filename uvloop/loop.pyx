@@ -327,10 +327,12 @@ cdef class Loop:
             exc = self._pending_exception
             self._pending_exception = None
             raise exc
-        # Python-level signal handlers run here, before any callback, so what they
-        # raise ends run_forever as on asyncio's loop (its select() runs them); run
-        # inside a callback's own code, it would be that callback's error.
-        PyErr_CheckSignals()
+        if self._signals.wakeup_installed:
+            # Python-level signal handlers (main thread only) run here, before any
+            # callback, so what they raise ends run_forever as on asyncio's loop (its
+            # select() runs them); inside a callback's own code it would be that
+            # callback's error. Every iteration: a busy loop needs it most.
+            PyErr_CheckSignals()
         self._drain_threadsafe_queue()
         self._timers.move_due(self._ready)
         self._run_ready()
@@ -452,7 +454,7 @@ cdef class Loop:
             raise TypeError("when cannot be None")
         return self._call_at(when, callback, args, context)
 
-    cdef TimerHandle _call_at(self, double when, callback, tuple args, context):
+    cdef inline TimerHandle _call_at(self, double when, callback, tuple args, context):
         if when != when:
             # A NaN deadline compares false with everything: the heap cannot order it
             # and no wake-up time follows from it. Upstream uvloop raises ValueError.
