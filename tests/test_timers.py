@@ -28,53 +28,58 @@ def sleep_lateness_ms(loop, delay, samples):
 
 @pytest.mark.parametrize('delay', [0.001, 0.002])
 def test_sleeps_end_on_time(uvloop_loop, delay):
-    # asyncio's loop, measured alongside, tells a loaded machine from a late loop.
+    # Under 0.3 ms; asyncio's loop, measured alongside, tells a machine too loaded
+    # for that bound (then ours must stay within 0.2 ms of it) from a late loop.
     reference = asyncio.new_event_loop()
     try:
         for _ in range(ATTEMPTS):
             ours = sleep_lateness_ms(uvloop_loop, delay, 150)
             theirs = sleep_lateness_ms(reference, delay, 150)
-            if ours < 0.3:
+            if ours < max(0.3, theirs + 0.2):
                 break
-            if theirs < 0.3:
-                pytest.fail(f'median lateness of sleep({delay}): {ours:.3f} ms '
-                            f'(asyncio: {theirs:.3f} ms)')
-        assert ours < 0.3, (ours, theirs)
+        assert ours < max(0.3, theirs + 0.2), \
+            f'median lateness {ours:.3f} ms (asyncio: {theirs:.3f} ms)'
     finally:
         reference.close()
 
 
-def out_of_order_count(loop, runs):
-    """In how many of `runs` a 1 ms sleep, started before a 2 ms timer, ends last."""
-    async def measure():
-        wrong = 0
-        for _ in range(runs):
-            order = []
+def ends_out_of_order(loop):
+    """Whether a 1 ms sleep, started before a 2 ms timer, ends after it."""
+    async def race():
+        order = []
 
-            async def sleeper():
-                await asyncio.sleep(0.001)
-                order.append('sleep')
+        async def sleeper():
+            await asyncio.sleep(0.001)
+            order.append('sleep')
 
-            task = loop.create_task(sleeper())
-            await asyncio.sleep(0)      # the sleep has started
-            timer_fired = loop.create_future()
-            loop.call_later(0.002, lambda: (order.append('timer'),
-                                            timer_fired.set_result(None)))
-            await timer_fired
-            await task
-            wrong += order != ['sleep', 'timer']
-        return wrong
-    return loop.run_until_complete(measure())
+        task = loop.create_task(sleeper())
+        await asyncio.sleep(0)      # the sleep has started
+        timer_fired = loop.create_future()
+        loop.call_later(0.002, lambda: (order.append('timer'),
+                                        timer_fired.set_result(None)))
+        await timer_fired
+        await task
+        return order != ['sleep', 'timer']
+    return loop.run_until_complete(race())
 
 
-def test_timers_scheduled_in_order_end_in_order(loop):
-    # A stall of a millisecond in the wrong place reorders a run on any loop; a loop
-    # that fires every timer a millisecond late reorders nearly all of them.
-    for _ in range(ATTEMPTS):
-        wrong = out_of_order_count(loop, 300)
-        if wrong <= 15:
-            break
-    assert wrong <= 15, f'{wrong} of 300 out of order'
+def test_timers_scheduled_in_order_end_in_order(uvloop_loop):
+    # A stall of a millisecond at the wrong moment reorders a run on any loop, so
+    # asyncio's loop races alongside, run for run, under the same load; a loop that
+    # fires every timer a millisecond late reorders nearly all of them.
+    reference = asyncio.new_event_loop()
+    try:
+        for _ in range(ATTEMPTS):
+            ours = theirs = 0
+            for _ in range(300):
+                ours += ends_out_of_order(uvloop_loop)
+                theirs += ends_out_of_order(reference)
+            if ours <= max(15, 2 * theirs + 10):
+                break
+        assert ours <= max(15, 2 * theirs + 10), \
+            f'{ours} of 300 out of order (asyncio: {theirs})'
+    finally:
+        reference.close()
 
 
 def test_timers_never_run_before_their_deadline(loop):
