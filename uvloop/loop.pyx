@@ -7,6 +7,7 @@
 #      UV_RUN_ONCE with the wake-up timer armed for the earliest TimerHandle. The GIL is
 #      released around it, so loops in other threads run meanwhile; libuv callbacks
 #      take the GIL back and only queue work (poll events append their Handles);
+#      then Python-level signal handlers run (main thread), their errors propagating;
 #   3. due TimerHandles join the ready queue;
 #   4. the callbacks ready at that point run, in order; later ones wait a round.
 

@@ -8,7 +8,9 @@
 # wakeup fd; while this thread sleeps in uv_run() nothing would run the Python-level
 # handlers. The loop watches the read end of a socketpair given to
 # signal.set_wakeup_fd(), as asyncio's selector loop does, dispatches the numbers to
-# the Handles of add_signal_handler(), then runs the Python-level handlers.
+# the Handles of add_signal_handler(), then runs the Python-level handlers. The loop
+# also runs them after each uv_run(), before any callback; either way what they raise
+# ends run_forever, as asyncio's select() lets it out.
 # Main thread only (Python's rule for signal handlers and the wakeup fd).
 
 import signal as signal_module
