@@ -1,6 +1,7 @@
 """Signal handlers and Ctrl-C while a loop runs."""
 
 import asyncio
+import functools
 import os
 import signal
 import threading
@@ -139,3 +140,104 @@ def test_wakeup_fd_is_restored_after_run(loop):
     after = signal.set_wakeup_fd(-1)
     signal.set_wakeup_fd(after)
     assert after == before
+
+
+class WatchdogError(Exception):
+    """What an app's signal handler raises (not SystemExit, not KeyboardInterrupt)."""
+
+
+def raise_from_signal(sig, exc_type):
+    """Install a Python-level handler for `sig` that raises `exc_type`, and deliver
+    `sig` in 50 ms: SIGALRM by the process's alarm timer, others by another thread.
+    Returns a function that restores the previous handler."""
+    def handler(signum, frame):
+        raise exc_type(f'signal {signum}')
+
+    previous = signal.signal(sig, handler)
+    if sig == signal.SIGALRM:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+    else:
+        send_later(sig)
+
+    def restore():
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(sig, previous)
+    return restore
+
+
+def keep_busy(loop, pure_c):
+    """Keep `loop` running callbacks, each scheduling the next one."""
+    if pure_c:
+        # No Python code at all: a partial that calls loop.call_soon(itself).
+        again = functools.partial(loop.call_soon)
+        again.__setstate__((loop.call_soon, (again,), None, None))
+        loop.call_soon(again)
+        return
+
+    def tick():
+        loop.call_soon(tick)
+    loop.call_soon(tick)
+
+
+signal_errors = pytest.mark.parametrize('sig, exc_type', [
+    pytest.param(sig, exc_type, id=f'{sig.name}-{exc_type.__name__}')
+    for sig in (signal.SIGALRM, signal.SIGTERM)
+    for exc_type in (SystemExit, WatchdogError)
+])
+
+
+@signal_errors
+def test_signal_handler_error_ends_an_idle_loop(loop, sig, exc_type):
+    reported = []
+    loop.set_exception_handler(lambda lp, context: reported.append(context))
+    restore = raise_from_signal(sig, exc_type)
+    start = time.monotonic()
+    try:
+        with pytest.raises(exc_type):
+            loop.run_until_complete(asyncio.sleep(5))
+    finally:
+        restore()
+    assert time.monotonic() - start < 2
+    assert reported == []
+    assert loop.run_until_complete(asyncio.sleep(0, 'ok')) == 'ok'
+
+
+@signal_errors
+def test_signal_handler_error_in_a_busy_loop_is_never_lost(loop, sig, exc_type):
+    # The handler runs where Python notices the signal. Outside any callback (on
+    # our loop: between iterations) its error ends the run; inside a callback's own
+    # code it is that callback's error, which SystemExit ends the run with too and
+    # an Exception reaches the exception handler with (asyncio's loop does either,
+    # depending on timing).
+    reported = []
+    loop.set_exception_handler(lambda lp, context: reported.append(context))
+    keep_busy(loop, pure_c=False)
+    restore = raise_from_signal(sig, exc_type)
+    try:
+        loop.run_until_complete(asyncio.sleep(1))
+    except exc_type:
+        assert reported == []
+    else:
+        assert exc_type is not SystemExit
+        assert [type(c['exception']) for c in reported] == [exc_type]
+    finally:
+        restore()
+
+
+@signal_errors
+def test_signal_handler_error_ends_a_loop_busy_in_c_callbacks(uvloop_loop, sig,
+                                                             exc_type):
+    # With no Python code in the callbacks, the handler can only run at the loop's
+    # own check, every iteration: its error always ends the run.
+    reported = []
+    uvloop_loop.set_exception_handler(lambda lp, context: reported.append(context))
+    keep_busy(uvloop_loop, pure_c=True)
+    restore = raise_from_signal(sig, exc_type)
+    start = time.monotonic()
+    try:
+        with pytest.raises(exc_type):
+            uvloop_loop.run_until_complete(asyncio.sleep(5))
+    finally:
+        restore()
+    assert time.monotonic() - start < 2
+    assert reported == []

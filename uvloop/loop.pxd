@@ -95,6 +95,7 @@ cdef class Loop:
     cdef _check_thread(self)
     cdef inline _append_ready(self, Handle handle)
     cdef Handle _call_soon(self, callback, tuple args, context)
+    cdef inline TimerHandle _call_at(self, double when, callback, tuple args, context)
     cdef _run_once(self)
     cdef _run_ready(self)
     cdef _run_handle_debug(self, Handle handle)

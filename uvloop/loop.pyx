@@ -7,6 +7,7 @@
 #      UV_RUN_ONCE with the wake-up timer armed for the earliest TimerHandle. The GIL is
 #      released around it, so loops in other threads run meanwhile; libuv callbacks
 #      take the GIL back and only queue work (poll events append their Handles);
+#      then Python-level signal handlers run (main thread), their errors propagating;
 #   3. due TimerHandles join the ready queue;
 #   4. the callbacks ready at that point run, in order; later ones wait a round.
 
@@ -329,6 +330,12 @@ cdef class Loop:
             exc = self._pending_exception
             self._pending_exception = None
             raise exc
+        if self._signals.wakeup_installed:
+            # Python-level signal handlers (main thread only) run here, before any
+            # callback, so what they raise ends run_forever as on asyncio's loop (its
+            # select() runs them); inside a callback's own code it would be that
+            # callback's error. Every iteration: a busy loop needs it most.
+            PyErr_CheckSignals()
         self._drain_threadsafe_queue()
         self._timers.move_due(self._ready)
         self._run_ready()
@@ -454,12 +461,19 @@ cdef class Loop:
         """Call callback(*args) after `delay` seconds; returns a TimerHandle."""
         if delay is None:
             raise TypeError('delay must not be None')
-        return self.call_at(self.time() + delay, callback, *args, context=context)
+        return self._call_at(uv.uv_hrtime() * 1e-9 + delay, callback, args, context)
 
     def call_at(self, when, callback, *args, context=None):
         """Call callback(*args) at loop time `when`; returns a TimerHandle."""
         if when is None:
             raise TypeError("when cannot be None")
+        return self._call_at(when, callback, args, context)
+
+    cdef inline TimerHandle _call_at(self, double when, callback, tuple args, context):
+        if when != when:
+            # A NaN deadline compares false with everything: the heap cannot order it
+            # and no wake-up time follows from it. Upstream uvloop raises ValueError.
+            raise ValueError('a timer cannot be scheduled at NaN')
         self._check_closed()
         if self._debug:
             self._check_thread()

@@ -8,7 +8,9 @@
 # wakeup fd; while this thread sleeps in uv_run() nothing would run the Python-level
 # handlers. The loop watches the read end of a socketpair given to
 # signal.set_wakeup_fd(), as asyncio's selector loop does, dispatches the numbers to
-# the Handles of add_signal_handler(), then runs the Python-level handlers.
+# the Handles of add_signal_handler(), then runs the Python-level handlers. The loop
+# also runs them after each uv_run(), before any callback; either way what they raise
+# ends run_forever, as asyncio's select() lets it out.
 # Main thread only (Python's rule for signal handlers and the wakeup fd).
 
 import signal as signal_module
@@ -18,6 +20,15 @@ import threading
 
 def _sighandler_noop(signum, frame):
     """Python-level handler for signals dispatched through the wakeup fd."""
+
+
+cdef class _WakeupHandle(Handle):
+    """Runs the wakeup fd's reader. Python-level signal handlers run inside it, and
+    what they raise (SystemExit, a watchdog's error) must end run_forever as on
+    asyncio's loop, not reach the exception handler as a callback's error would."""
+
+    cdef _run(self):
+        self._callback()
 
 
 cdef class SignalHandlers:
@@ -44,8 +55,8 @@ cdef class SignalHandlers:
             # Not the main interpreter, or the fd cannot be used: run without it.
             return
         self.wakeup_installed = True
-        self._loop._fd_watches.watch(self._wakeup_r.fileno(), False,
-                                     Handle(self._read_wakeups, (), self._loop, None))
+        reader = _WakeupHandle(self._read_wakeups, (), self._loop, None)
+        self._loop._fd_watches.watch(self._wakeup_r.fileno(), False, reader)
 
     cdef uninstall_wakeup(self):
         # Signal handlers added with add_signal_handler keep the wakeup fd, as in
@@ -76,7 +87,9 @@ cdef class SignalHandlers:
                     self.remove(signum)
                 else:
                     self._loop._append_ready(<Handle>handle)
-        # Run Python-level signal handlers now (e.g. raise KeyboardInterrupt).
+        # Run Python-level signal handlers now: a signal read here may have arrived
+        # after the loop's own check (Loop._run_once), and must not wait for the next
+        # wake-up.
         PyErr_CheckSignals()
 
     cdef add(self, int sig, Handle handle):

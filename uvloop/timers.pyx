@@ -11,6 +11,9 @@
 
 from libc.math cimport ceil
 
+# The longest single sleep of the loop (a day); a later deadline is re-armed.
+cdef double _MAX_WAKEUP_MS = 86400e3
+
 
 cdef inline bint _timer_before(TimerHandle a, TimerHandle b):
     return a._when < b._when or (a._when == b._when and a._seq < b._seq)
@@ -109,13 +112,19 @@ cdef class TimerQueue:
             self._wakeup.stop()
             return
         first = <TimerHandle>self._heap[0]
-        # libuv's timers count whole milliseconds of its own (possibly coarse) clock,
-        # which never runs ahead of uv_hrtime(): rounding the remaining time up from
-        # that clock's reading means the wake-up is never early.
+        # libuv counts the timeout from its cached millisecond clock and sleeps at
+        # least that long: refresh the cache so the count starts now, and take the
+        # remaining time from the clock the deadlines use, rounded up to whole
+        # milliseconds. The loop then wakes at the deadline, not a millisecond after;
+        # a wake-up before it (an I/O event) finds no timer due and re-arms.
         uv.uv_update_time(self._loop.uvloop)
-        delay_ms = ceil(first._when * 1e3 - <double>uv.uv_now(self._loop.uvloop))
-        if delay_ms < 0:
+        delay_ms = ceil(first._when * 1e3 - <double>uv.uv_hrtime() * 1e-6)
+        if delay_ms <= 0:
             delay_ms = 0
+        elif not delay_ms <= _MAX_WAKEUP_MS:
+            # +inf or far off (a uint64 cast would overflow into a 0 ms timeout):
+            # sleep a day, then re-arm.
+            delay_ms = _MAX_WAKEUP_MS
         self._wakeup.start(<uint64_t>delay_ms)
 
     cdef clear(self):
