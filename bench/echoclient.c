@@ -3,6 +3,7 @@
  *
  *   echoclient (--host H --port P | --unix PATH) [--conns C] [--msize BYTES]
  *              [--duration SECONDS] [--requests N] [--udp] [--resend-after S]
+ *              [--wait-idle PID]
  *
  * Each of C connections keeps exactly one request of msize bytes in flight:
  * it sends the request, reads the whole echo back (checking every byte), and
@@ -13,7 +14,11 @@
  *
  * With --requests N it stops after exactly N requests (it starts no more than
  * that), and fails if --duration passes first: a fixed amount of work, so that
- * two runs of different N differ by exactly the extra requests.
+ * two runs of different N differ by exactly the extra requests. --wait-idle PID
+ * holds each request back until process PID (the server) sleeps, i.e. waits
+ * in epoll for it: the server then takes the same path for every request,
+ * instead of sometimes finding the next one already there when it looks for
+ * more input after replying, which depends on how fast each side runs.
  *
  * Prints one JSON line: requests, seconds, req/s, MB/s (echoed payload, one
  * direction, 10^6 bytes) and, for UDP, resends.
@@ -56,6 +61,7 @@ struct options {
     unsigned long long requests;  /* 0: no limit, run for the duration */
     bool udp;
     double resend_after;
+    int idle_stat_fd;  /* --wait-idle: the server's /proc/PID/stat, or -1 */
 };
 
 struct conn {
@@ -70,6 +76,7 @@ struct conn {
 static struct options opt = {
     .host = "127.0.0.1", .conns = 10, .msize = 1024, .duration = 5.0,
     .resend_after = 0.1,
+    .idle_stat_fd = -1,
 };
 static unsigned char *payload;  /* the request; UDP overwrites its first bytes with seq */
 static unsigned char *rbuf;
@@ -99,7 +106,34 @@ static void usage(void)
 {
     die("usage: echoclient (--host H --port P | --unix PATH) [--conns C]"
         " [--msize BYTES] [--duration SECONDS] [--requests N] [--udp]"
-        " [--resend-after SECONDS]");
+        " [--resend-after SECONDS] [--wait-idle PID]");
+}
+
+static void open_idle_stat(const char *pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    if ((opt.idle_stat_fd = open(path, O_RDONLY)) < 0)
+        die("open %s: %s", path, strerror(errno));
+}
+
+/* Waits until the --wait-idle process is asleep (state S): its only blocking
+   call is the wait for input, the next request. */
+static void wait_idle(void)
+{
+    char stat[512];
+    const struct timespec pause = {.tv_nsec = 20000};
+    for (;;) {
+        ssize_t n = pread(opt.idle_stat_fd, stat, sizeof(stat) - 1, 0);
+        if (n <= 0)
+            die("read the --wait-idle process's stat: %s", n ? strerror(errno) : "gone");
+        stat[n] = 0;
+        /* "pid (comm) S ...": the command name may hold spaces or parentheses. */
+        const char *end = strrchr(stat, ')');
+        if (end && end[1] == ' ' && end[2] == 'S')
+            return;
+        nanosleep(&pause, NULL);
+    }
 }
 
 static void parse_args(int argc, char **argv)
@@ -114,6 +148,7 @@ static void parse_args(int argc, char **argv)
         {"requests", required_argument, NULL, 'n'},
         {"udp", no_argument, NULL, 'U'},
         {"resend-after", required_argument, NULL, 'r'},
+        {"wait-idle", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -128,6 +163,7 @@ static void parse_args(int argc, char **argv)
         case 'n': opt.requests = strtoull(optarg, NULL, 10); break;
         case 'U': opt.udp = true; break;
         case 'r': opt.resend_after = atof(optarg); break;
+        case 'w': open_idle_stat(optarg); break;
         default: usage();
         }
     }
@@ -197,12 +233,15 @@ static void watch(struct conn *c, int op, uint32_t events)
         die("epoll_ctl: %s", strerror(errno));
 }
 
-/* Whether one more request may start under --requests; counts it if so. */
+/* Whether one more request may start under --requests; counts it if so,
+   and waits for --wait-idle. */
 static bool claim_request(void)
 {
     if (opt.requests && started >= opt.requests)
         return false;
     started++;
+    if (opt.idle_stat_fd >= 0)
+        wait_idle();
     return true;
 }
 
