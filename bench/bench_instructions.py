@@ -82,10 +82,6 @@ ECHO = {
 }
 
 
-# --------------------------------------------------------------------------
-# Parent side
-
-
 class CountError(RuntimeError):
     pass
 
