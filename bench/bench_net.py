@@ -1,14 +1,15 @@
-"""Network echo servers under load: for each loop an echo server runs in its
-own process while the C client build/echoclient (see echoclient.c) drives it
-with a fixed number of connections, one request in flight on each.
+"""Echo servers under load, measured by the project's reference harness
+(loopbench, ../shared/loopbench by default): this script runs it for the C
+epoll server, asyncio, upstream uvloop and ours, and reports its figures as
+medians and paired ratios like the other bench scripts.
 
-Reports requests/s and the server's CPU time per request (user + system, from
-/proc), the cost that an event loop changes even when the kernel is the
-bottleneck. See runner.py for the common options."""
+The headline is `cpu_us/req`: the server process's user + system CPU time per
+request (per datagram for UDP), from /proc. See README.md for why the harness
+is driven rather than reimplemented here."""
 
-import asyncio
-import functools
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -16,152 +17,124 @@ from pathlib import Path
 
 import runner
 
-HOST = "127.0.0.1"
-READ_SIZE = 256 * 1024  # stream reads big enough to take a 100 KiB echo at once
-ECHOCLIENT = runner.BENCH_DIR / "build" / "echoclient"
+DEFAULT_LOOPBENCH = runner.REPO_ROOT.parent / "shared" / "loopbench"
 
-# --------------------------------------------------------------------------
-# Servers (child side). Each start function returns (port or None, listener);
-# the listener is returned only to keep it referenced while serving.
-
-
-class EchoProtocol(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.transport.write(data)
-
-
-class EchoDatagramProtocol(asyncio.DatagramProtocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def datagram_received(self, data, addr):
-        self.transport.sendto(data, addr)
-
-
-async def _echo_stream(reader, writer):
-    try:
-        while data := await reader.read(READ_SIZE):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass  # the client quits with requests in flight when its time is up
-    writer.close()
-
-
-async def _tcp_protocol(loop):
-    server = await loop.create_server(EchoProtocol, HOST, 0)
-    return server.sockets[0].getsockname()[1], server
-
-
-async def _tcp_streams(loop):
-    server = await asyncio.start_server(_echo_stream, HOST, 0)
-    return server.sockets[0].getsockname()[1], server
-
-
-async def _unix_protocol(loop, path):
-    return None, await loop.create_unix_server(EchoProtocol, path)
-
-
-async def _udp(loop):
-    transport, _ = await loop.create_datagram_endpoint(
-        EchoDatagramProtocol, local_addr=(HOST, 0))
-    return transport.get_extra_info("sockname")[1], transport
-
-
-def _serve(start, new_loop, *args):
-    """Start a server, report its port, and serve until terminated."""
-    loop = new_loop()
-    port, _listener = loop.run_until_complete(start(loop, *args))
-    runner.report({"port": port})
-    loop.run_forever()
-
-
-SERVERS = {
-    "tcp-protocol": _tcp_protocol,
-    "tcp-streams": _tcp_streams,
-    "unix-protocol": _unix_protocol,
-    "udp": _udp,
-}
-WORKLOADS = {name: functools.partial(_serve, start) for name, start in SERVERS.items()}
-
-# --------------------------------------------------------------------------
-# Measurement (parent side)
-
-
-@functools.cache
-def _echoclient():
-    """Build the client on first use; make skips it when up to date."""
-    subprocess.run(["make", "-s", "-C", str(runner.BENCH_DIR), "build/echoclient"],
-                   stdout=sys.stderr, check=True)
-    return str(ECHOCLIENT)
-
-
-def _run_echoclient(target, msize, duration, args):
-    command = [_echoclient(), *target, "--msize", str(msize),
-               "--conns", str(args.conns), "--duration", str(duration)]
-    proc = subprocess.run(command, capture_output=True, text=True,
-                          timeout=duration + 30)
-    if proc.returncode != 0:
-        error = proc.stderr.strip() or f"echoclient: exit {proc.returncode}"
-        raise runner.ChildError(error)
-    return json.loads(proc.stdout)
-
-
-def _client_target(server, port, unix_path):
-    if server == "unix-protocol":
-        return ["--unix", unix_path]
-    target = ["--host", HOST, "--port", str(port)]
-    return target + ["--udp"] if server == "udp" else target
-
-
-def _measure(server, msize, loop, args):
-    """One server process of `loop`, loaded by the client for args.warmup,
-    then for args.duration measured."""
-    with tempfile.TemporaryDirectory() as tmp:
-        unix_path = str(Path(tmp) / "echo.sock")
-        server_args = [unix_path] if server == "unix-protocol" else []
-        with loop.serve(server, *server_args) as (proc, ready):
-            target = _client_target(server, ready["port"], unix_path)
-            # A fresh server (and machine) runs markedly slower for its first
-            # second of load; measuring that would mostly measure noise.
-            if args.warmup:
-                _run_echoclient(target, msize, args.warmup, args)
-            cpu_before = runner.process_cpu_seconds(proc.pid)
-            result = _run_echoclient(target, msize, args.duration, args)
-            cpu = runner.process_cpu_seconds(proc.pid) - cpu_before
-    if not result["requests"]:
-        raise runner.ChildError("no request completed")
-    metrics = {"req/s": result["req/s"],
-               "cpu_us/req": cpu / result["requests"] * 1e6}
-    if "resends" in result:
-        metrics["resends"] = result["resends"]
-    return metrics
-
-
+# bench/ workload name -> the harness's case name.
 CASES = {
-    "tcp-proto-1k": ("tcp-protocol", 1024),
-    "tcp-proto-10k": ("tcp-protocol", 10 * 1024),
-    "tcp-proto-100k": ("tcp-protocol", 100 * 1024),
-    "tcp-streams-1k": ("tcp-streams", 1024),
-    "unix-proto-1k": ("unix-protocol", 1024),
-    "udp-100b": ("udp", 100),
+    "tcp-proto-1k": "tcp_proto_1KiB",
+    "tcp-proto-10k": "tcp_proto_10KiB",
+    "tcp-proto-100k": "tcp_proto_100KiB",
+    "tcp-streams-1k": "tcp_streams_1KiB",
+    "unix-proto-1k": "unix_proto_1KiB",
+    "udp-100b": "udp_100B",
 }
-BENCHMARKS = {name: functools.partial(_measure, server, msize)
-              for name, (server, msize) in CASES.items()}
+# The harness's result key -> our metric name.
+METRICS = {"rps": "req/s", "server_us_per_req": "cpu_us/req"}
+# The harness flags a result whose client used this much of a core: the
+# client, not the server, may have been the bottleneck.
+CLIENT_BOUND = 0.9
+
+C_SERVER = "c"
+KINDS = (C_SERVER, *runner.KINDS)
+RATIOS = (("ours", C_SERVER), ("ours", "upstream"), ("ours", "asyncio"),
+          (C_SERVER, "asyncio"), ("upstream", "asyncio"))
 
 
 def _add_arguments(parser):
+    parser.add_argument("--loopbench", default=str(DEFAULT_LOOPBENCH),
+                        help="the reference harness's directory (default %(default)s)")
     parser.add_argument("--duration", type=float, default=5.0,
-                        help="seconds of load per measurement (default %(default)s)")
-    parser.add_argument("--conns", type=int, default=10,
-                        help="client connections (default %(default)s)")
-    parser.add_argument("--warmup", type=float, default=1.0,
-                        help="seconds of unmeasured load first (default %(default)s)")
-    parser.set_defaults(rounds=3)  # 6 workloads x 3 loops x 3 rounds: ~6 minutes
+                        help="measured seconds per run (default %(default)s)")
+    parser.add_argument("--warmup", type=float, default=0.5,
+                        help="seconds of load before the measured window, in the same"
+                             " client session (default %(default)s)")
+    parser.set_defaults(rounds=3)  # the harness's own default
+
+
+def _harness_loops(loops):
+    """The harness's --loop arguments: the C server, then every available
+    Python loop (all three kinds run as the harness's uvloop or asyncio)."""
+    argv = ["--loop", C_SERVER, "-", "cserver"]
+    for loop in loops:
+        argv += ["--loop", loop.kind, loop.python,
+                 "asyncio" if loop.kind == "asyncio" else "uvloop"]
+    return argv
+
+
+def _run_harness(args, loops, names):
+    run = Path(args.loopbench) / "run"
+    if not run.is_file():
+        sys.exit(f"no reference harness at {run} (pass --loopbench DIR)")
+    only = "^(%s)$" % "|".join(re.escape(CASES[n]) for n in names)
+    with tempfile.TemporaryDirectory(prefix="bench-net-") as tmp:
+        out = Path(tmp) / "loopbench.json"
+        command = [sys.executable, str(run), "--reps", str(args.rounds),
+                   "--duration", str(args.duration), "--warmup", str(args.warmup),
+                   "--only", only, "--json", str(out), *_harness_loops(loops)]
+        # Run from an empty directory: the harness probes loops with
+        # `python -c`, which would import uvloop/ from a checkout's root.
+        # Its progress and its own table go to stderr; stdout is ours.
+        proc = subprocess.run(command, cwd=tmp, stdout=sys.stderr)
+        if proc.returncode != 0:
+            sys.exit(f"the reference harness failed (exit {proc.returncode})")
+        return json.loads(out.read_text())
+
+
+def _samples(data, names):
+    """{(workload, metric): {kind: {rep: value}}} from the harness's runs;
+    failed runs are reported and left out."""
+    workload = {CASES[n]: n for n in names}
+    samples = {(n, m): {} for n in names for m in METRICS.values()}
+    client_bound = []
+    for run in data["runs"]:
+        name, kind, rep, result = (workload[run["case"]], run["label"], run["rep"],
+                                   run["result"])
+        if "error" in result:
+            print(f"FAILED {name} {kind} rep {rep}: {result['error']}", file=sys.stderr)
+            continue
+        for key, metric in METRICS.items():
+            samples[(name, metric)].setdefault(kind, {})[rep] = result[key]
+        if result.get("client_cpu", 0) >= CLIENT_BOUND:
+            client_bound.append(f"{name} {kind} rep {rep}")
+    return samples, client_bound
+
+
+def _origins(data, loops):
+    origins = {loop.kind: loop.origin for loop in loops}
+    probes = dict(zip((label for label, _, _ in data["loops"]), data["meta"]["probes"]))
+    origins[C_SERVER] = probes[C_SERVER]
+    return origins
+
+
+def main():
+    if sys.argv[1:2] == ["--probe"]:
+        runner.main({})  # child side: which uvloop this interpreter provides
+        return
+    args = runner.parse_args(_add_arguments)
+    unknown = set(args.only or ()) - set(CASES)
+    if unknown:
+        sys.exit(f"unknown workload(s) {sorted(unknown)}; have {list(CASES)}")
+    names = [n for n in CASES if not args.only or n in args.only]
+    loops = runner.available_loops(args, os.path.abspath(__file__))
+    data = _run_harness(args, loops, names)
+    samples, client_bound = _samples(data, names)
+    rows = runner.summarize(samples, KINDS, RATIOS)
+    origins = _origins(data, loops)
+    runner.print_sources(loops)
+    print(f"{C_SERVER:<9} {origins[C_SERVER]['loop_class']}, the harness's C echo server")
+    meta = data["meta"]
+    print(f"loopbench run {meta['date']}, {meta['wall']:.0f} s,"
+          f" load average {meta['load_start']} -> {meta['load_end']}")
+    runner.print_table(rows, KINDS, RATIOS)
+    print("cpu_us/req: server CPU (user + system) per request, per datagram for UDP;"
+          " c: only for the protocol and UDP servers.")
+    if client_bound:
+        print(f"client >= {CLIENT_BOUND:.0%} of a core (maybe client-bound): "
+              + ", ".join(client_bound))
+    if args.json:
+        runner.save_json(args.json, rows, origins, args,
+                         loopbench=data)
 
 
 if __name__ == "__main__":
-    runner.main(WORKLOADS, BENCHMARKS, _add_arguments)
+    main()

@@ -2,14 +2,23 @@
  * echoclient: closed-loop load generator for echo servers.
  *
  *   echoclient (--host H --port P | --unix PATH) [--conns C] [--msize BYTES]
- *              [--duration SECONDS] [--udp]
+ *              [--duration SECONDS] [--requests N] [--udp] [--resend-after S]
+ *              [--wait-idle PID]
  *
  * Each of C connections keeps exactly one request of msize bytes in flight:
  * it sends the request, reads the whole echo back (checking every byte), and
  * only then sends the next. The rate is therefore bound by the server's
  * per-request latency, which is what an event loop changes. With --udp each
  * "connection" is a UDP socket with one datagram in flight; a datagram lost on
- * the way is resent after a timeout and counted.
+ * the way is resent after a timeout (--resend-after, default 0.1 s) and counted.
+ *
+ * With --requests N it stops after exactly N requests (it starts no more than
+ * that), and fails if --duration passes first: a fixed amount of work, so that
+ * two runs of different N differ by exactly the extra requests. --wait-idle PID
+ * holds each request back until process PID (the server) sleeps, i.e. waits
+ * in epoll for it: the server then takes the same path for every request,
+ * instead of sometimes finding the next one already there when it looks for
+ * more input after replying, which depends on how fast each side runs.
  *
  * Prints one JSON line: requests, seconds, req/s, MB/s (echoed payload, one
  * direction, 10^6 bytes) and, for UDP, resends.
@@ -21,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -36,7 +46,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UDP_RESEND_AFTER 0.1  /* seconds without an echo before a resend */
 #define UDP_TICK_MS 10        /* how often UDP deadlines are checked */
 #define SEQ_SIZE sizeof(uint64_t)
 #define MAX_UDP_PAYLOAD 65507
@@ -49,7 +58,10 @@ struct options {
     int conns;
     size_t msize;
     double duration;
+    unsigned long long requests;  /* 0: no limit, run for the duration */
     bool udp;
+    double resend_after;
+    int idle_stat_fd;  /* --wait-idle: the server's /proc/PID/stat, or -1 */
 };
 
 struct conn {
@@ -63,12 +75,14 @@ struct conn {
 
 static struct options opt = {
     .host = "127.0.0.1", .conns = 10, .msize = 1024, .duration = 5.0,
+    .resend_after = 0.1,
+    .idle_stat_fd = -1,
 };
 static unsigned char *payload;  /* the request; UDP overwrites its first bytes with seq */
 static unsigned char *rbuf;
 static size_t rbuf_size;
 static int epfd;
-static uint64_t requests, resends;
+static uint64_t requests, started, resends;
 
 static void die(const char *fmt, ...)
 {
@@ -91,7 +105,35 @@ static double now(void)
 static void usage(void)
 {
     die("usage: echoclient (--host H --port P | --unix PATH) [--conns C]"
-        " [--msize BYTES] [--duration SECONDS] [--udp]");
+        " [--msize BYTES] [--duration SECONDS] [--requests N] [--udp]"
+        " [--resend-after SECONDS] [--wait-idle PID]");
+}
+
+static void open_idle_stat(const char *pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+    if ((opt.idle_stat_fd = open(path, O_RDONLY)) < 0)
+        die("open %s: %s", path, strerror(errno));
+}
+
+/* Waits until the --wait-idle process is asleep (state S): its only blocking
+   call is the wait for input, the next request. */
+static void wait_idle(void)
+{
+    char stat[512];
+    const struct timespec pause = {.tv_nsec = 20000};
+    for (;;) {
+        ssize_t n = pread(opt.idle_stat_fd, stat, sizeof(stat) - 1, 0);
+        if (n <= 0)
+            die("read the --wait-idle process's stat: %s", n ? strerror(errno) : "gone");
+        stat[n] = 0;
+        /* "pid (comm) S ...": the command name may hold spaces or parentheses. */
+        const char *end = strrchr(stat, ')');
+        if (end && end[1] == ' ' && end[2] == 'S')
+            return;
+        nanosleep(&pause, NULL);
+    }
 }
 
 static void parse_args(int argc, char **argv)
@@ -103,7 +145,10 @@ static void parse_args(int argc, char **argv)
         {"conns", required_argument, NULL, 'c'},
         {"msize", required_argument, NULL, 'm'},
         {"duration", required_argument, NULL, 'd'},
+        {"requests", required_argument, NULL, 'n'},
         {"udp", no_argument, NULL, 'U'},
+        {"resend-after", required_argument, NULL, 'r'},
+        {"wait-idle", required_argument, NULL, 'w'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -115,14 +160,17 @@ static void parse_args(int argc, char **argv)
         case 'c': opt.conns = atoi(optarg); break;
         case 'm': opt.msize = strtoul(optarg, NULL, 10); break;
         case 'd': opt.duration = atof(optarg); break;
+        case 'n': opt.requests = strtoull(optarg, NULL, 10); break;
         case 'U': opt.udp = true; break;
+        case 'r': opt.resend_after = atof(optarg); break;
+        case 'w': open_idle_stat(optarg); break;
         default: usage();
         }
     }
     if (optind != argc || !opt.port == !opt.unix_path)
         usage();
-    if (opt.conns < 1 || opt.msize < 1 || opt.duration <= 0)
-        die("--conns, --msize and --duration must be positive");
+    if (opt.conns < 1 || opt.msize < 1 || opt.duration <= 0 || opt.resend_after <= 0)
+        die("--conns, --msize, --duration and --resend-after must be positive");
     if (opt.udp && opt.unix_path)
         die("--udp needs --host/--port");
     /* A UDP datagram carries a sequence number to tell a late echo from the
@@ -185,6 +233,23 @@ static void watch(struct conn *c, int op, uint32_t events)
         die("epoll_ctl: %s", strerror(errno));
 }
 
+/* Whether one more request may start under --requests; counts it if so,
+   and waits for --wait-idle. */
+static bool claim_request(void)
+{
+    if (opt.requests && started >= opt.requests)
+        return false;
+    started++;
+    if (opt.idle_stat_fd >= 0)
+        wait_idle();
+    return true;
+}
+
+static bool done(void)
+{
+    return opt.requests && requests >= opt.requests;
+}
+
 /* ---- TCP / Unix stream ---- */
 
 /* Writes what the socket takes of the current request; waits for EPOLLOUT
@@ -213,7 +278,8 @@ static void stream_send(struct conn *c)
 static void stream_start_request(struct conn *c)
 {
     c->sent = c->received = 0;
-    stream_send(c);
+    if (claim_request())
+        stream_send(c);
 }
 
 /* Reads echoed bytes, checking them against what was sent; a complete echo
@@ -250,7 +316,15 @@ static void udp_send(struct conn *c, double t)
     if (send(c->fd, payload, opt.msize, 0) < 0 && errno != EAGAIN)
         die("send: %s", strerror(errno));
     /* A datagram the kernel refused (EAGAIN) is as good as lost: resent later. */
-    c->deadline = t + UDP_RESEND_AFTER;
+    c->deadline = t + opt.resend_after;
+}
+
+static void udp_start_request(struct conn *c, double t)
+{
+    if (claim_request())
+        udp_send(c, t);
+    else
+        c->deadline = INFINITY;  /* nothing in flight: never resent */
 }
 
 /* Takes the echo of the datagram in flight; earlier ones that arrive late,
@@ -275,7 +349,7 @@ static void udp_receive(struct conn *c)
             die("echoed datagram differs from the one sent");
         requests++;
         c->seq++;
-        udp_send(c, now());
+        udp_start_request(c, now());
     }
 }
 
@@ -320,19 +394,20 @@ static void start_all(struct conn *conns, double t)
 {
     for (int i = 0; i < opt.conns; i++) {
         if (opt.udp)
-            udp_send(&conns[i], t);
+            udp_start_request(&conns[i], t);
         else
             stream_start_request(&conns[i]);
     }
 }
 
-/* Runs until the duration has passed; returns the seconds actually spent. */
+/* Runs until the duration has passed, or until --requests are done; returns
+   the seconds actually spent. */
 static double run(struct conn *conns)
 {
     struct epoll_event events[MAX_EVENTS];
     double start = now(), end = start + opt.duration, t = start;
     start_all(conns, start);
-    while (t < end) {
+    while (t < end && !done()) {
         int timeout_ms = (int)((end - t) * 1000) + 1;
         if (opt.udp && timeout_ms > UDP_TICK_MS)
             timeout_ms = UDP_TICK_MS;
@@ -365,6 +440,9 @@ int main(int argc, char **argv)
 
     struct conn *conns = open_conns();
     double seconds = run(conns);
+    if (opt.requests && !done())
+        die("only %llu of %llu requests within --duration",
+            (unsigned long long)requests, opt.requests);
 
     printf("{\"requests\": %llu, \"seconds\": %.3f, \"req/s\": %.1f, \"MB/s\": %.3f",
            (unsigned long long)requests, seconds, requests / seconds,

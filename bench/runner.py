@@ -219,7 +219,7 @@ def process_cpu_seconds(pid):
     return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
-def _parse_args(add_arguments):
+def parse_args(add_arguments):
     parser = argparse.ArgumentParser(
         description=sys.modules["__main__"].__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -257,7 +257,7 @@ _SKIP_HINT = {
 }
 
 
-def _available_loops(args, script):
+def available_loops(args, script):
     """Probe every kind; return the usable LoopKinds, telling why others are
     skipped."""
     loops = []
@@ -329,27 +329,32 @@ def _paired_ratio(numerator, denominator):
 RATIOS = (("ours", "asyncio"), ("ours", "upstream"), ("upstream", "asyncio"))
 
 
-def _summarize(samples):
+def summarize(samples, kinds=KINDS, ratios=RATIOS):
+    """Rows of medians per kind and paired ratios, from `samples` as
+    {(workload, metric): {kind: {round: value}}}."""
     rows = []
     for (name, metric), per_kind in samples.items():
-        median = {k: _median(list(per_kind.get(k, {}).values())) for k in KINDS}
-        ratios = {f"{a}/{b}": _paired_ratio(per_kind.get(a, {}), per_kind.get(b, {}))
-                  for a, b in RATIOS}
+        median = {k: _median(list(per_kind.get(k, {}).values())) for k in kinds}
+        ratio = {f"{a}/{b}": _paired_ratio(per_kind.get(a, {}), per_kind.get(b, {}))
+                 for a, b in ratios}
         rows.append({"workload": name, "metric": metric, "samples": per_kind,
-                     "median": median, "ratio": ratios})
+                     "median": median, "ratio": ratio})
     return rows
 
 
-def _print_table(rows, loops):
+def print_sources(loops):
     for loop in loops:
         origin = loop.origin
         source = (f"uvloop {origin['version']} from {origin['uvloop']}"
                   if origin["uvloop"] else origin["executable"])
         print(f"{loop.kind:<9} python {origin['python']}, {source}")
-    ratio_names = [f"{a}/{b}" for a, b in RATIOS]
-    header = ["workload", "metric", *KINDS, *ratio_names]
+
+
+def print_table(rows, kinds=KINDS, ratios=RATIOS):
+    ratio_names = [f"{a}/{b}" for a, b in ratios]
+    header = ["workload", "metric", *kinds, *ratio_names]
     table = [header] + [
-        [r["workload"], r["metric"], *(_fmt(r["median"][k]) for k in KINDS),
+        [r["workload"], r["metric"], *(_fmt(r["median"][k]) for k in kinds),
          *(_fmt_ratio(r["ratio"][n]) for n in ratio_names)]
         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
@@ -366,14 +371,17 @@ def _fmt_ratio(ratio):
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
-def _save_json(path, rows, loops, args):
+def save_json(path, rows, origins, args, **extra):
+    """Write the rows with where each loop came from ({kind: origin}) and any
+    `extra` top-level entries."""
     data = {
         "script": Path(sys.argv[0]).name,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "rounds": args.rounds,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "loops": {loop.kind: loop.origin for loop in loops},
+        "loops": origins,
         "results": rows,
+        **extra,
     }
     Path(path).write_text(json.dumps(data, indent=1) + "\n")
 
@@ -399,7 +407,7 @@ def main(workloads, benchmarks=None, add_arguments=None):
     if len(sys.argv) > 1 and sys.argv[1] in ("--child", "--probe"):
         _child_main(workloads, sys.argv[1:])
         return
-    args = _parse_args(add_arguments)
+    args = parse_args(add_arguments)
     if benchmarks is None:
         benchmarks = {name: _run_to_completion(name) for name in workloads}
     unknown = set(args.only or ()) - set(benchmarks)
@@ -407,10 +415,11 @@ def main(workloads, benchmarks=None, add_arguments=None):
         sys.exit(f"unknown workload(s) {sorted(unknown)}; have {list(benchmarks)}")
     if args.only:
         benchmarks = {n: b for n, b in benchmarks.items() if n in args.only}
-    loops = _available_loops(args, os.path.abspath(sys.argv[0]))
+    loops = available_loops(args, os.path.abspath(sys.argv[0]))
     if not loops:
         sys.exit("no loop to measure")
-    rows = _summarize(_measure_all(benchmarks, loops, args))
-    _print_table(rows, loops)
+    rows = summarize(_measure_all(benchmarks, loops, args))
+    print_sources(loops)
+    print_table(rows)
     if args.json:
-        _save_json(args.json, rows, loops, args)
+        save_json(args.json, rows, {loop.kind: loop.origin for loop in loops}, args)
