@@ -39,7 +39,10 @@ LIBUV_PLATFORM_SOURCES = {
     ],
 }
 LIBUV_PLATFORM_MACROS = {
-    'linux': [('_GNU_SOURCE', '1')],
+    # libuv's epoll_pwait() (in linux.c) calls our uvloop_epoll_pwait()
+    # (uvloop/loop_wait.c), which releases the GIL while it blocks.
+    'linux': [('_GNU_SOURCE', '1'), ('epoll_pwait', 'uvloop_epoll_pwait'),
+              ('UVLOOP_WRAPPED_POLL', '1')],
     'darwin': [('_DARWIN_UNLIMITED_SELECT', '1'), ('_DARWIN_USE_64_BIT_INODE', '1')],
 }
 LIBUV_PLATFORM_LIBRARIES = {'linux': ['pthread', 'dl', 'rt'], 'darwin': ['pthread']}
@@ -100,7 +103,8 @@ def extensions():
     sources, includes, macros, libraries, link_args = libuv_build_settings()
     extension = Extension(
         'uvloop.loop',
-        sources=['uvloop/loop.pyx', 'uvloop/spawn/spawn.c'] + sources,
+        sources=['uvloop/loop.pyx', 'uvloop/loop_wait.c', 'uvloop/spawn/spawn.c'] +
+                sources,
         include_dirs=['uvloop'] + includes,
         define_macros=macros + [('UVLOOP_DEBUG', '1' if debug else '0')],
         libraries=libraries,

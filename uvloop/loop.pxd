@@ -60,6 +60,11 @@ cdef class Loop:
         bint _threadsafe_closed
         UVAsync _wakeup_async
 
+        # When the loop last released the GIL for other threads, in libuv's ms, and
+        # how often it must at least (sys.getswitchinterval()).
+        uint64_t _gil_handed_over_at
+        uint64_t _switch_interval_ms
+
         FdWatches _fd_watches
         # fd -> transport, so add_reader refuses fds that a transport owns.
         object _transports
@@ -97,6 +102,7 @@ cdef class Loop:
     cdef Handle _call_soon(self, callback, tuple args, context)
     cdef inline TimerHandle _call_at(self, double when, callback, tuple args, context)
     cdef _run_once(self)
+    cdef inline _let_other_threads_run(self)
     cdef _run_ready(self)
     cdef _run_handle_debug(self, Handle handle)
     cdef inline _lock_threadsafe_queue(self)

@@ -4,9 +4,10 @@
 # How one iteration runs (`Loop._run_once`), mirroring asyncio's BaseEventLoop:
 #   1. callbacks queued by other threads are moved to the ready queue;
 #   2. uv_run(): UV_RUN_NOWAIT when callbacks are ready or the loop is stopping, else
-#      UV_RUN_ONCE with the wake-up timer armed for the earliest TimerHandle. The GIL is
-#      released around it, so loops in other threads run meanwhile; libuv callbacks
-#      take the GIL back and only queue work (poll events append their Handles);
+#      UV_RUN_ONCE with the wake-up timer armed for the earliest TimerHandle. It runs
+#      holding the GIL, released only while it blocks (loop_wait.h), so loops in other
+#      threads run meanwhile; libuv callbacks run transports' and protocols' code at
+#      once, and poll events append their Handles;
 #      then Python-level signal handlers run (main thread), their errors propagating;
 #   3. due TimerHandles join the ready queue;
 #   4. the callbacks ready at that point run, in order; later ones wait a round.
@@ -22,6 +23,7 @@ from .includes cimport uv
 from .includes.debug cimport *
 from .includes.python cimport *
 from .includes.system cimport *
+from .includes.loop_wait cimport *
 from .includes.spawn cimport *
 from cpython.pycapsule cimport PyCapsule_New
 
@@ -208,6 +210,7 @@ cdef class Loop:
         self._check_running()
         self._set_coroutine_origin_tracking(self._debug)
         old_agen_hooks = sys.get_asyncgen_hooks()
+        self._switch_interval_ms = max(1, <uint64_t>(sys.getswitchinterval() * 1e3))
         try:
             self._thread_id = get_thread_ident()
             sys.set_asyncgen_hooks(firstiter=self._asyncgen_firstiter_hook,
@@ -302,8 +305,7 @@ cdef class Loop:
         # Close callbacks run at the end of a loop iteration; requests still in
         # flight (a write to a closing stream) complete as cancelled meanwhile.
         while self._handles or uv.uv_loop_alive(self.uvloop):
-            with nogil:
-                uv.uv_run(self.uvloop, uv.UV_RUN_NOWAIT)
+            uv.uv_run(self.uvloop, uv.UV_RUN_NOWAIT)
             if self._handles:
                 continue
             break
@@ -324,8 +326,14 @@ cdef class Loop:
             mode = uv.UV_RUN_ONCE
             self._timers.arm_wakeup()
         self._fd_watches.verify()
-        with nogil:
-            uv.uv_run(self.uvloop, mode)
+        # libuv's callbacks run holding the GIL; the wait itself releases it
+        # (loop_wait.h).
+        if mode == uv.UV_RUN_ONCE and not UVLOOP_WRAPPED_POLL:
+            with nogil:
+                uvloop_wait_for_io(self.uvloop)
+            mode = uv.UV_RUN_NOWAIT
+        uv.uv_run(self.uvloop, mode)
+        self._let_other_threads_run()
         if self._pending_exception is not None:
             exc = self._pending_exception
             self._pending_exception = None
@@ -339,6 +347,18 @@ cdef class Loop:
         self._drain_threadsafe_queue()
         self._timers.move_due(self._ready)
         self._run_ready()
+
+    cdef inline _let_other_threads_run(self):
+        # A loop that never blocks (or only with a 0 ms timeout) and whose callbacks
+        # run no Python code (C callbacks: futures, partials) would never give the
+        # GIL up: hand it over once per switch interval, as the interpreter does
+        # between bytecodes. libuv's clock (ms, updated by uv_run()) is free to read.
+        cdef uint64_t now = uv.uv_now(self.uvloop)
+        if now - self._gil_handed_over_at < self._switch_interval_ms:
+            return
+        self._gil_handed_over_at = now
+        with nogil:
+            pass
 
     cdef _run_ready(self):
         cdef Handle handle

@@ -15,7 +15,7 @@
 # Only the loop's thread touches a handle, so none of this needs a lock.
 
 
-cdef void _on_uv_handle_closed(uv.uv_handle_t* handle) noexcept with gil:
+cdef void _on_uv_handle_closed(uv.uv_handle_t* handle) noexcept:
     cdef UVHandle obj = <UVHandle>handle.data
     PyMem_RawFree(handle)
     if UVLOOP_DEBUG:

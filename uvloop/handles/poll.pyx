@@ -13,7 +13,7 @@
 
 
 cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
-                         int events) noexcept with gil:
+                         int events) noexcept:
     cdef UVPoll poll = <UVPoll>handle.data
     if status < 0:
         # An error is reported to both sides, as selectors report EPOLLERR.

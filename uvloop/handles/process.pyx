@@ -100,7 +100,7 @@ cdef class ChildProcess(UVHandle):
 
 
 cdef void __on_pidfd_event(uv.uv_poll_t* handle, int status,
-                           int events) noexcept with gil:
+                           int events) noexcept:
     cdef PidfdProcess proc = <PidfdProcess>handle.data
     try:
         proc._on_pidfd_readable()
@@ -217,7 +217,7 @@ cdef class PidfdProcess(ChildProcess):
 
 
 cdef void __on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
-                            int term_signal) noexcept with gil:
+                            int term_signal) noexcept:
     cdef UVProcess proc = <UVProcess>handle.data
     try:
         proc._on_exit(exit_status, term_signal)

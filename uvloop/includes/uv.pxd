@@ -1,6 +1,5 @@
 # The parts of libuv's uv.h that the loop uses. Declarations only; nothing runs here.
-# Callbacks passed to libuv are declared `noexcept with gil` at their definitions: libuv
-# calls them while the loop thread has released the GIL around uv_run().
+# libuv calls our callbacks inside uv_run(), which the loop calls holding the GIL.
 
 from libc.stdint cimport uint64_t, int64_t
 
@@ -91,6 +90,12 @@ cdef extern from "uv.h" nogil:
         char* base
         size_t len
 
+
+# Callbacks run holding the GIL: the loop calls uv_run() holding it (loop_wait.h), so
+# neither these types nor uv_run() are `nogil`.
+cdef extern from "uv.h":
+    int uv_run(uv_loop_t*, uv_run_mode mode)
+
     ctypedef void (*uv_close_cb)(uv_handle_t* handle) noexcept
     ctypedef void (*uv_poll_cb)(uv_poll_t* handle, int status, int events) noexcept
     ctypedef void (*uv_timer_cb)(uv_timer_t* handle) noexcept
@@ -109,6 +114,8 @@ cdef extern from "uv.h" nogil:
     ctypedef void (*uv_exit_cb)(uv_process_t*, int64_t exit_status,
                                 int term_signal) noexcept
 
+
+cdef extern from "uv.h" nogil:
     unsigned int uv_version()
     const char* uv_version_string()
 
@@ -116,7 +123,6 @@ cdef extern from "uv.h" nogil:
     int uv_loop_init(uv_loop_t* loop)
     int uv_loop_close(uv_loop_t* loop)
     int uv_loop_alive(const uv_loop_t* loop)
-    int uv_run(uv_loop_t*, uv_run_mode mode)
     void uv_stop(uv_loop_t*)
     void uv_update_time(uv_loop_t*)
     uint64_t uv_now(const uv_loop_t*)

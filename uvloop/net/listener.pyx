@@ -19,7 +19,7 @@
 
 
 cdef void _on_listener_readable(uv.uv_poll_t* handle, int status,
-                                int events) noexcept with gil:
+                                int events) noexcept:
     # An error status (e.g. the socket was shut down) is for accept() to report.
     cdef StreamListener listener = <StreamListener>handle.data
     try:

@@ -41,7 +41,7 @@ cdef str _WRITELINES_SENDFILE_ERROR = (
 
 
 cdef void _on_stream_alloc(uv.uv_handle_t* handle, size_t suggested_size,
-                           uv.uv_buf_t* buf) noexcept nogil:
+                           uv.uv_buf_t* buf) noexcept:
     cdef _StreamMemory* memory = <_StreamMemory*>handle
     memory.read_from_protocol = memory.protocol_buffered
     if memory.protocol_buffered:
@@ -52,7 +52,7 @@ cdef void _on_stream_alloc(uv.uv_handle_t* handle, size_t suggested_size,
 
 
 cdef void _alloc_from_protocol(uv.uv_handle_t* handle,
-                               uv.uv_buf_t* buf) noexcept with gil:
+                               uv.uv_buf_t* buf) noexcept:
     cdef UVStream stream = <UVStream>handle.data
     buf.base = NULL
     buf.len = 0
@@ -67,16 +67,11 @@ cdef void _alloc_from_protocol(uv.uv_handle_t* handle,
 
 
 cdef void _on_stream_read(uv.uv_stream_t* handle, ssize_t nread,
-                          const uv.uv_buf_t* buf) noexcept nogil:
+                          const uv.uv_buf_t* buf) noexcept:
     # libuv ends each burst of reads with nread == 0 (EAGAIN): with the loop's
-    # buffer there is nothing to do, so do not take the GIL for it.
+    # buffer there is nothing to do.
     if nread == 0 and not (<_StreamMemory*>handle).read_from_protocol:
         return
-    _on_stream_read_with_gil(handle, nread, buf)
-
-
-cdef void _on_stream_read_with_gil(uv.uv_stream_t* handle, ssize_t nread,
-                                   const uv.uv_buf_t* buf) noexcept with gil:
     cdef UVStream stream = <UVStream>handle.data
     context = stream._context
     PyContext_Enter(context)
@@ -91,12 +86,12 @@ cdef void _on_stream_read_with_gil(uv.uv_stream_t* handle, ssize_t nread,
         PyContext_Exit(context)
 
 
-cdef void _on_stream_write(uv.uv_write_t* req, int status) noexcept with gil:
+cdef void _on_stream_write(uv.uv_write_t* req, int status) noexcept:
     _complete_request(<UVTransport>req.handle.data, req,
                       (<_WriteRequest*>req).owner, status)
 
 
-cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept with gil:
+cdef void _on_stream_shutdown(uv.uv_shutdown_t* req, int status) noexcept:
     cdef UVStream stream = <UVStream>req.handle.data
     PyMem_RawFree(req)
     if UVLOOP_DEBUG:

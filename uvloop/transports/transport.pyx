@@ -62,7 +62,7 @@ cdef int _track_request(UVTransport transport, PyObject** slot, owner) except -1
 
 
 cdef void _complete_request(UVTransport transport, void* request, PyObject* owner,
-                            int status) noexcept with gil:
+                            int status) noexcept:
     """The completion callback of every write/send request: free it, then tell the
     transport (unless its handle was closed under it: then nobody is listening)."""
     Py_XDECREF(owner)

@@ -30,15 +30,9 @@ cdef void _on_udp_alloc(uv.uv_handle_t* handle, size_t suggested_size,
 
 
 cdef void _on_udp_recv(uv.uv_udp_t* handle, ssize_t nread, const uv.uv_buf_t* buf,
-                       const sockaddr* addr, unsigned flags) noexcept nogil:
+                       const sockaddr* addr, unsigned flags) noexcept:
     if nread == 0 and addr is NULL:
-        return          # nothing more to read (EAGAIN): no need for the GIL
-    _on_udp_recv_with_gil(handle, nread, buf, addr)
-
-
-cdef void _on_udp_recv_with_gil(uv.uv_udp_t* handle, ssize_t nread,
-                                const uv.uv_buf_t* buf,
-                                const sockaddr* addr) noexcept with gil:
+        return          # nothing more to read (EAGAIN)
     cdef UDPTransport transport = <UDPTransport>handle.data
     context = transport._context
     PyContext_Enter(context)
@@ -50,7 +44,7 @@ cdef void _on_udp_recv_with_gil(uv.uv_udp_t* handle, ssize_t nread,
         PyContext_Exit(context)
 
 
-cdef void _on_udp_send(uv.uv_udp_send_t* req, int status) noexcept with gil:
+cdef void _on_udp_send(uv.uv_udp_send_t* req, int status) noexcept:
     _complete_request(<UVTransport>req.handle.data, req,
                       (<_SendRequest*>req).owner, status)
 
