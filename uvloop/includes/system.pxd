@@ -71,6 +71,7 @@ cdef extern from "netdb.h" nogil:
 cdef extern from "unistd.h" nogil:
     int close(int fd)
     pid_t getpid()
+    ssize_t read(int fd, void* buf, size_t count)
 
 
 cdef extern from "fcntl.h" nogil:
@@ -83,10 +84,10 @@ cdef extern from "fcntl.h" nogil:
 
 
 cdef extern from "signal.h" nogil:
+    int SIGCHLD
     int SIGINT
     int SIGKILL
     int SIGTERM
-    int kill(pid_t pid, int sig)
 
 
 cdef extern from "sys/wait.h" nogil:
