@@ -79,9 +79,10 @@ def libuv_build_settings():
     sources = [os.path.join(LIBUV_TREE, path)
                for path in LIBUV_COMMON_SOURCES + LIBUV_PLATFORM_SOURCES[key]]
     # libuv's fork() (in process.c) calls our uvloop_fork() (uvloop/spawn/spawn.c),
-    # which spawns with vfork() when it can.
+    # which spawns with vfork() when it can; its waitpid() calls uvloop_waitpid(),
+    # which reports a child reaped by someone else instead of waiting forever.
     macros = [('_FILE_OFFSET_BITS', '64'), ('_LARGEFILE_SOURCE', '1'),
-              ('fork', 'uvloop_fork')]
+              ('fork', 'uvloop_fork'), ('waitpid', 'uvloop_waitpid')]
     macros += LIBUV_PLATFORM_MACROS[key]
     includes = [os.path.join(LIBUV_TREE, 'include'), os.path.join(LIBUV_TREE, 'src')]
     return sources, includes, macros, LIBUV_PLATFORM_LIBRARIES[key], []

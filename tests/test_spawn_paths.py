@@ -184,8 +184,8 @@ uvloop.run(main())
                                   'locked'])
 def test_only_the_locked_spawn_catches_sigchld_and_only_while_children_run(path):
     # The fast spawn learns of the exit from the child's pidfd, in this loop alone;
-    # libuv's uv_spawn() (and our check for children reaped elsewhere) catch SIGCHLD
-    # process-wide while locked children run, and stop once they are gone.
+    # libuv's uv_spawn() catches SIGCHLD process-wide while locked children run, and
+    # stops once they are gone.
     out = subprocess.run([sys.executable, '-c', SIGCHLD_PROBE],
                          env=environ_with_spawn_path(path),
                          capture_output=True, text=True, check=True)

@@ -88,8 +88,6 @@ cdef class Loop:
         # The process being spawned by this loop, while uv_spawn() runs: a spawn
         # started while it is set is re-entrant (see handles/process.pyx).
         readonly UVProcess active_process_handler
-        # Made by this loop's first locked spawn (handles/process.pyx).
-        SigchldWatch _sigchld_watch
 
     cdef inline _check_closed(self)
     cdef _check_thread(self)

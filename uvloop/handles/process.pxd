@@ -18,22 +18,6 @@ cdef class UVProcess(ChildProcess):
     # The locked spawn: uv_spawn() inside the spawn critical section; a uv_process_t.
     cdef _raise_child_failure(self, ChildPlan child, bytes report)
     cdef _on_exit(self, int64_t exit_status, int term_signal)
-    cdef _check_exit(self)
-
-
-cdef class SigchldWatch(UVHandle):
-    # One per loop with locked children: a uv_signal_t on SIGCHLD that finds the
-    # children libuv will never report (reaped by someone else).
-    cdef:
-        set _children
-        bint _active
-
-    cdef _init(self, Loop loop)
-    cdef start(self)
-    cdef add(self, UVProcess process)
-    cdef discard(self, UVProcess process)
-    cdef stop_if_idle(self)
-    cdef _check_children(self)
 
 
 cdef class PidfdProcess(ChildProcess):

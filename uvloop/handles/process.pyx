@@ -3,8 +3,7 @@
 # spawn's UVProcess (which path takes a child, and why there are two: spawn/spawn.pyx).
 #
 # Needs: ChildPlan (spawn/plan.pyx), the spawn lock and forking state helpers and the
-# child's report (spawn/spawn.pyx), the C side (spawn/spawn.c), the Loop's
-# `_sigchld_watch` slot (loop.pxd).
+# child's report (spawn/spawn.pyx), the C side (spawn/spawn.c).
 #
 # Life of a PidfdProcess's uv_poll_t (base rules in handle.pyx):
 # - `_init()` makes the child first (uvloop_spawn_clone: the child and its pidfd in one
@@ -23,9 +22,10 @@
 #   uv_spawn() registers the handle with the loop whether it succeeds or not, so it is
 #   attached (and later closed) either way.
 # - While the child runs, libuv keeps its pid in this loop's process queue; this loop's
-#   own SIGCHLD watcher reaps it and calls `_on_exit`, which closes the handle (or our
-#   SigchldWatch, below, gets there first, or finds it reaped elsewhere). Loops in
-#   other threads never wait for our pids, nor we for theirs.
+#   own SIGCHLD watcher reaps it and calls `_on_exit`, which closes the handle. Loops in
+#   other threads never wait for our pids, nor we for theirs. A child reaped by someone
+#   else is reported as exited with status 255 (spawn.c's uvloop_waitpid), where libuv
+#   alone would wait for it forever.
 # - A child that failed before exec (bad cwd, missing program, preexec_fn raised) is
 #   taken away from libuv (the handle is closed) and reaped at once by `_init`, so the
 #   error is raised with no zombie left.
@@ -229,7 +229,6 @@ cdef class UVProcess(ChildProcess):
         cdef int errpipe[2]
         cdef int err = 0
         cdef bint spawned = False
-        cdef SigchldWatch watch
 
         # Checked before taking the lock, so a re-entrant spawn raises instead of
         # waiting forever for a lock its own thread holds. It can only come from code
@@ -248,11 +247,8 @@ cdef class UVProcess(ChildProcess):
                 f'process spawned from an os.register_at_fork() hook?)')
 
         self._exit_callback = exit_callback
-        # Watching SIGCHLD before the child exists: its exit cannot be missed.
-        watch = _sigchld_watch(loop)
         err = uvloop_spawn_errpipe(errpipe)
         if err < 0:
-            watch.stop_if_idle()
             raise convert_error(err)
         try:
             child.set_errpipe(errpipe[1])
@@ -307,13 +303,11 @@ cdef class UVProcess(ChildProcess):
                 self.close()
                 raise convert_error(err)
             self.pid = (<uv.uv_process_t*>self._handle).pid
-            watch.add(self)
             report = _read_child_report(errpipe[0])
         finally:
             close(errpipe[0])
             if errpipe[1] >= 0:
                 close(errpipe[1])
-            watch.stop_if_idle()
 
         if report != b'S':
             self._raise_child_failure(child, report)
@@ -344,113 +338,11 @@ cdef class UVProcess(ChildProcess):
         ChildProcess._reap_failed_child(self)
 
     cdef _on_exit(self, int64_t exit_status, int term_signal):
-        self._exited(-term_signal if term_signal else <int>exit_status)
-
-    cdef _check_exit(self):
-        """On a SIGCHLD: has the child exited without libuv telling us? (See
-        SigchldWatch.)"""
-        cdef int status = 0
-        cdef pid_t pid
-        if self.returncode is not None or self._closing:
-            return
-        while True:
-            pid = waitpid(self.pid, &status, WNOHANG)
-            if pid >= 0 or errno != EINTR:
-                break
-        if pid == 0:
-            return         # still running
-        if pid > 0:
-            # Exited, and libuv's own SIGCHLD watcher has not got to it yet.
-            self._exited(-WTERMSIG(status) if WIFSIGNALED(status)
-                         else WEXITSTATUS(status))
-        elif errno == ECHILD:
+        if uvloop_exit_status_lost(self.pid):
+            # Reaped by someone else: libuv's waitpid() is spawn.c's uvloop_waitpid,
+            # which reported it as exit status 255.
             _warn_exit_status_lost(self.pid)
-            self._exited(255)
-        else:
-            raise_errno()
+        self._exited(-term_signal if term_signal else <int>exit_status)
 
     cdef int _kill(self, int signum):
         return uv.uv_process_kill(<uv.uv_process_t*>self._handle, signum)
-
-    cdef _on_closed(self):
-        watch = self._loop._sigchld_watch
-        if watch is not None:
-            (<SigchldWatch>watch).discard(self)
-        ChildProcess._on_closed(self)
-
-
-# ----- the locked spawn's second look at SIGCHLD ------------------------------------------
-# libuv reaps a locked spawn's child on SIGCHLD with waitpid(pid); when that says ECHILD
-# (someone else reaped the child: a waitpid(-1) in another thread, a library's reaper)
-# it does nothing, and the child's exit is never reported: wait() would hang. So each
-# loop with locked children watches SIGCHLD too, and on every one checks each child
-# libuv has not reported: one that exited is reaped here (whichever of the two watchers
-# runs first wins; closing the handle takes the child from libuv's queue), one already
-# reaped elsewhere finishes with returncode 255, as under asyncio's child watchers.
-# The order of the two watchers does not matter: every exit raises a SIGCHLD after
-# it, and a check after it sees the child either gone, reported, or a zombie of ours.
-#
-# Life of the uv_signal_t: made on the loop's first locked spawn, started before
-# uv_spawn() so that no exit is missed, stopped when the loop has no locked child left
-# (the SIGCHLD handler is process-wide, as libuv's own), closed with the loop.
-
-
-cdef void __on_sigchld(uv.uv_signal_t* handle, int signum) noexcept with gil:
-    cdef SigchldWatch watch = <SigchldWatch>handle.data
-    try:
-        watch._check_children()
-    except BaseException as exc:
-        watch._loop._handle_callback_error(exc, watch)
-
-
-cdef SigchldWatch _sigchld_watch(Loop loop):
-    """This loop's SIGCHLD watch, started."""
-    cdef SigchldWatch watch = loop._sigchld_watch
-    if watch is None:
-        watch = SigchldWatch.__new__(SigchldWatch)
-        watch._init(loop)
-        loop._sigchld_watch = watch
-    watch.start()
-    return watch
-
-
-cdef class SigchldWatch(UVHandle):
-    """The locked children of one loop, checked on every SIGCHLD."""
-
-    def __cinit__(self):
-        self._children = set()
-
-    cdef _init(self, Loop loop):
-        self._alloc(loop, sizeof(uv.uv_signal_t))
-        self._attach_or_raise(uv.uv_signal_init(loop.uvloop,
-                                                <uv.uv_signal_t*>self._handle))
-
-    cdef start(self):
-        cdef int err
-        if not self._active:
-            err = uv.uv_signal_start(<uv.uv_signal_t*>self._handle, __on_sigchld,
-                                     SIGCHLD)
-            if err < 0:
-                raise convert_error(err)
-            self._active = True
-
-    cdef add(self, UVProcess process):
-        self._children.add(process)
-
-    cdef discard(self, UVProcess process):
-        self._children.discard(process)
-        self.stop_if_idle()
-
-    cdef stop_if_idle(self):
-        if self._active and not self._children and self._handle is not NULL:
-            uv.uv_signal_stop(<uv.uv_signal_t*>self._handle)
-            self._active = False
-
-    cdef _check_children(self):
-        for process in list(self._children):
-            (<UVProcess>process)._check_exit()
-
-    cdef _on_closed(self):
-        self._children.clear()
-        if self._loop._sigchld_watch is self:
-            self._loop._sigchld_watch = None

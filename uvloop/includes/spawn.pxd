@@ -62,3 +62,4 @@ cdef extern from "spawn/spawn.h" nogil:
     int uvloop_thread_in_spawn
     void uvloop_atfork_child()
     int uvloop_fork_calls
+    int uvloop_exit_status_lost(pid_t pid)

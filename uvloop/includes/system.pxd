@@ -84,18 +84,13 @@ cdef extern from "fcntl.h" nogil:
 
 
 cdef extern from "signal.h" nogil:
-    int SIGCHLD
     int SIGINT
     int SIGKILL
     int SIGTERM
 
 
 cdef extern from "sys/wait.h" nogil:
-    pid_t waitpid(pid_t pid, int* status, int options)
     int WNOHANG
-    bint WIFSIGNALED(int status)
-    int WTERMSIG(int status)
-    int WEXITSTATUS(int status)
 
 
 cdef extern from "errno.h" nogil:

@@ -75,10 +75,6 @@ cdef extern from "uv.h" nogil:
         uv_loop_t* loop
         int pid
 
-    ctypedef struct uv_signal_t:
-        void* data
-        uv_loop_t* loop
-
     ctypedef struct uv_shutdown_t:
         void* data
         uv_stream_t* handle
@@ -99,7 +95,6 @@ cdef extern from "uv.h" nogil:
     ctypedef void (*uv_poll_cb)(uv_poll_t* handle, int status, int events) noexcept
     ctypedef void (*uv_timer_cb)(uv_timer_t* handle) noexcept
     ctypedef void (*uv_async_cb)(uv_async_t* handle) noexcept
-    ctypedef void (*uv_signal_cb)(uv_signal_t* handle, int signum) noexcept
     ctypedef void (*uv_alloc_cb)(uv_handle_t* handle, size_t suggested_size,
                                  uv_buf_t* buf) noexcept
     ctypedef void (*uv_read_cb)(uv_stream_t* stream, ssize_t nread,
@@ -204,7 +199,3 @@ cdef extern from "uv.h" nogil:
     int uv_spawn(uv_loop_t* loop, uv_process_t* handle,
                  const uv_process_options_t* options)
     int uv_process_kill(uv_process_t*, int signum)
-
-    int uv_signal_init(uv_loop_t* loop, uv_signal_t* handle)
-    int uv_signal_start(uv_signal_t* handle, uv_signal_cb cb, int signum)
-    int uv_signal_stop(uv_signal_t* handle)

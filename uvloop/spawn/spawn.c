@@ -47,11 +47,16 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-/* setup.py compiles libuv (and this file) with -Dfork=uvloop_fork: libuv's one fork()
- * call (src/unix/process.c) lands in uvloop_fork() below. Here we need the real one. */
+/* setup.py compiles libuv (and this file) with -Dfork=uvloop_fork and
+ * -Dwaitpid=uvloop_waitpid: libuv's fork() and waitpid() calls (src/unix/process.c)
+ * land in uvloop_fork() and uvloop_waitpid() below. Here we need the real ones. */
 #ifdef fork
 #undef fork
 extern pid_t fork(void);
+#endif
+#ifdef waitpid
+#undef waitpid
+extern pid_t waitpid(pid_t pid, int *status, int options);
 #endif
 
 uvloop_forking_state uvloop_forking;
@@ -278,33 +283,72 @@ static void uvloop_spawn_child_of_vfork(const void *plan) {
 
 /* The fast spawn's child: vfork()'s semantics, plus the pidfd from the same system
  * call. A raw clone() cannot return twice on one stack as vfork() does, so the child
- * runs on a stack of its own (as glibc's posix_spawn does), mapped per spawn: the
- * child's set-up needs a few KiB; the rest is margin, and the pages are only touched
- * as used. */
+ * runs on a stack of its own (as glibc's posix_spawn does). Each thread maps one on its
+ * first spawn and keeps it until it exits: the child is done with it once it exec'd or
+ * exited, which is when clone() returns here, and mapping it per spawn (munmap()
+ * interrupts every CPU running one of our threads) costs a tenth of a spawn. The
+ * child's set-up needs a few KiB; a guard page below turns an overflow into the
+ * child's SIGSEGV instead of a write into our memory. */
 #define UVLOOP_CHILD_STACK_SIZE (64 * 1024)
 
 /* waitid()'s idtype for a pidfd (Linux 5.4; glibc names it only since 2.36). */
 #define UVLOOP_P_PIDFD 3
 
+static pthread_key_t uvloop_child_stack_key;
+static pthread_once_t uvloop_child_stack_once = PTHREAD_ONCE_INIT;
+static size_t uvloop_child_stack_guard;
+
+static void uvloop_child_stack_free(void *stack) {
+    munmap((char *)stack - uvloop_child_stack_guard,
+           uvloop_child_stack_guard + UVLOOP_CHILD_STACK_SIZE);
+}
+
+static void uvloop_child_stack_key_init(void) {
+    uvloop_child_stack_guard = (size_t)sysconf(_SC_PAGESIZE);
+    if (pthread_key_create(&uvloop_child_stack_key, uvloop_child_stack_free) != 0)
+        uvloop_child_stack_guard = 0;   /* no key: uvloop_child_stack() says ENOMEM */
+}
+
+/* This thread's child stack (the lowest address above its guard page), or NULL. */
+static char *uvloop_child_stack(void) {
+    char *map;
+    void *stack;
+    pthread_once(&uvloop_child_stack_once, uvloop_child_stack_key_init);
+    if (uvloop_child_stack_guard == 0)
+        return NULL;
+    stack = pthread_getspecific(uvloop_child_stack_key);
+    if (stack != NULL)
+        return stack;
+    map = mmap(NULL, uvloop_child_stack_guard + UVLOOP_CHILD_STACK_SIZE,
+               PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED)
+        return NULL;
+    if (mprotect(map, uvloop_child_stack_guard, PROT_NONE) != 0 ||
+            pthread_setspecific(uvloop_child_stack_key,
+                                map + uvloop_child_stack_guard) != 0) {
+        munmap(map, uvloop_child_stack_guard + UVLOOP_CHILD_STACK_SIZE);
+        return NULL;
+    }
+    return map + uvloop_child_stack_guard;
+}
+
 static pid_t
 uvloop_clone_vfork(int (*child)(void *arg), void *arg, int *pidfd) {
     sigset_t all, old;
-    void *stack;
+    char *stack;
     pid_t pid;
     int saved_errno;
-    stack = mmap(NULL, UVLOOP_CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED)
-        return -errno;
     *pidfd = -1;
+    stack = uvloop_child_stack();
+    if (stack == NULL)
+        return -ENOMEM;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    /* The stack grows down: the child starts at the top of the mapping. */
-    pid = clone(child, (char *)stack + UVLOOP_CHILD_STACK_SIZE,
+    /* The stack grows down: the child starts at the top of it. */
+    pid = clone(child, stack + UVLOOP_CHILD_STACK_SIZE,
                 CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, pidfd);
     saved_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    munmap(stack, UVLOOP_CHILD_STACK_SIZE);
     return pid < 0 ? -saved_errno : pid;
 }
 
@@ -412,6 +456,39 @@ int uvloop_pidfd_reap(int pidfd, int options, int *returncode) {
 }
 
 #endif  /* UVLOOP_LINUX_SPAWN */
+
+
+/* Children whose exit status someone else took, as seen by uvloop_waitpid() on this
+ * thread (a loop's) and not yet claimed by its loop: libuv calls the exit callbacks
+ * right after its waitpid() calls, so a few slots are enough; were they ever full,
+ * only the warning would be missing. */
+#define UVLOOP_LOST_STATUS_SLOTS 64
+static __thread pid_t uvloop_lost_status[UVLOOP_LOST_STATUS_SLOTS];
+static __thread int uvloop_lost_status_count;
+
+pid_t uvloop_waitpid(pid_t pid, int *status, int options) {
+    pid_t r = waitpid(pid, status, options);
+    if (r < 0 && errno == ECHILD && pid > 0) {
+        /* libuv waits only for its own children: this one was reaped elsewhere. */
+        if (uvloop_lost_status_count < UVLOOP_LOST_STATUS_SLOTS)
+            uvloop_lost_status[uvloop_lost_status_count++] = pid;
+        if (status != NULL)
+            *status = 255 << 8;    /* exited with status 255 (W_EXITCODE(255, 0)) */
+        return pid;
+    }
+    return r;
+}
+
+int uvloop_exit_status_lost(pid_t pid) {
+    int i;
+    for (i = 0; i < uvloop_lost_status_count; i++) {
+        if (uvloop_lost_status[i] == pid) {
+            uvloop_lost_status[i] = uvloop_lost_status[--uvloop_lost_status_count];
+            return 1;
+        }
+    }
+    return 0;
+}
 
 
 int uvloop_spawn_errpipe(int fds[2]) {

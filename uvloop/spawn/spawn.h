@@ -155,6 +155,16 @@ void uvloop_atfork_child(void);
  * locked spawn that allows it (Linux builds), else a real fork(). */
 pid_t uvloop_fork(void);
 
+/* libuv's waitpid(): setup.py compiles libuv with -Dwaitpid=uvloop_waitpid. libuv
+ * skips a child that someone else reaped (a waitpid(-1) in another thread, SIGCHLD
+ * ignored) and never reports its exit, so wait() would hang; here such a child
+ * exited with status 255, asyncio's returncode for a lost status, and its pid is
+ * noted for uvloop_exit_status_lost(). */
+pid_t uvloop_waitpid(pid_t pid, int *status, int options);
+
+/* 1 (once) if uvloop_waitpid() made up the exit status of `pid` on this thread. */
+int uvloop_exit_status_lost(pid_t pid);
+
 /* How many times libuv called fork() (tests: proves libuv's fork() comes here). */
 extern int uvloop_fork_calls;
 
