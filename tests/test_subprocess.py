@@ -120,14 +120,28 @@ def test_a_child_reaped_by_someone_else_exits_with_255_and_a_warning(loop, loop_
 
 
 async def exit_statuses(count):
-    """How often each exit status came back from `count` spawns of `exit 3`."""
-    statuses = collections.Counter()
+    """How often each exit status (or error) came from `count` spawns of `exit 3`."""
+    outcomes = collections.Counter()
     for _ in range(count):
-        statuses[await exec_wait('sh', '-c', 'exit 3')] += 1
-    return statuses
+        try:
+            outcomes[await exec_wait('sh', '-c', 'exit 3')] += 1
+        except OSError as exc:
+            outcomes[type(exc).__name__] += 1
+    return outcomes
 
 
-def test_spawns_while_another_thread_reaps_any_child_never_fail_or_hang(loop):
+def assert_no_false_failure(loop_kind, outcomes):
+    allowed = {3, 255}
+    if loop_kind == 'asyncio':
+        # asyncio's pidfd child watcher (Python 3.12+) opens the pidfd after the spawn:
+        # a child reaped by then makes a spawn whose program ran raise
+        # ProcessLookupError. Our fast spawn gets its pidfd from clone() itself.
+        allowed.add('ProcessLookupError')
+    assert set(outcomes) <= allowed, outcomes
+
+
+def test_spawns_while_another_thread_reaps_any_child_never_fail_or_hang(loop,
+                                                                        loop_kind):
     stop = threading.Event()
 
     def reap_any_child():
@@ -141,20 +155,20 @@ def test_spawns_while_another_thread_reaps_any_child_never_fail_or_hang(loop):
     reaper = threading.Thread(target=reap_any_child, daemon=True)
     reaper.start()
     try:
-        statuses = run(loop, exit_statuses(60), timeout=60)
+        outcomes = run(loop, exit_statuses(60), timeout=60)
     finally:
         stop.set()
         reaper.join()
-    assert set(statuses) <= {3, 255}, statuses
+    assert_no_false_failure(loop_kind, outcomes)
 
 
-def test_spawns_with_sigchld_ignored_never_fail_or_hang(loop):
+def test_spawns_with_sigchld_ignored_never_fail_or_hang(loop, loop_kind):
     previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     try:
-        statuses = run(loop, exit_statuses(60), timeout=60)
+        outcomes = run(loop, exit_statuses(60), timeout=60)
     finally:
         signal.signal(signal.SIGCHLD, previous)
-    assert set(statuses) <= {3, 255}, statuses
+    assert_no_false_failure(loop_kind, outcomes)
 
 
 # ----- errors -------------------------------------------------------------------------
@@ -270,8 +284,7 @@ def test_argument_with_null_byte_raises_value_error(loop):
 
 @pytest.mark.parametrize('stdio', [
     dict(stdin=-5), dict(stdout=-5), dict(stderr=-7), dict(stdin=subprocess.STDOUT),
-    dict(stdout=subprocess.STDOUT),
-], ids=['stdin=-5', 'stdout=-5', 'stderr=-7', 'stdin=STDOUT', 'stdout=STDOUT'])
+], ids=['stdin=-5', 'stdout=-5', 'stderr=-7', 'stdin=STDOUT'])
 def test_a_negative_or_misplaced_stdio_fd_raises_ebadf_as_asyncio(loop, stdio):
     # asyncio's Popen hands the fd to its child, whose dup2() fails; we refuse it
     # before anything is made, with the same error.
@@ -283,6 +296,19 @@ def test_a_negative_or_misplaced_stdio_fd_raises_ebadf_as_asyncio(loop, stdio):
     assert info.value.errno == errno.EBADF
     assert str(info.value) == f'[Errno {errno.EBADF}] {os.strerror(errno.EBADF)}'
     assert zombie_children() == []
+
+
+def test_stdout_to_stdout_raises_as_asyncio(loop):
+    # Python 3.13's Popen refuses it itself; before, it was one more bad fd.
+    coro = loop.subprocess_exec(asyncio.SubprocessProtocol, 'true', stdin=None,
+                                stdout=subprocess.STDOUT, stderr=None)
+    if sys.version_info >= (3, 13):
+        with pytest.raises(ValueError, match='^STDOUT can only be used for stderr$'):
+            run(loop, coro)
+    else:
+        with pytest.raises(OSError) as info:
+            run(loop, coro)
+        assert type(info.value) is OSError and info.value.errno == errno.EBADF
 
 
 @pytest.mark.parametrize('pass_fds', [[-1], [5, -3]])

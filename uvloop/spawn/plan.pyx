@@ -107,6 +107,10 @@ cdef list _fds_to_keep(pass_fds):
     return fds
 
 
+# Popen refuses stdout=STDOUT itself since Python 3.13; before, it was one more bad fd.
+cdef bint _POPEN_REFUSES_STDOUT_TO_STDOUT = sys.version_info >= (3, 13)
+
+
 cdef _stdio_spec(int i, spec):
     """What the child's fd `i` (0, 1, 2) gets, as the transport takes it: None
     (inherited), PIPE, DEVNULL, STDOUT (stderr only) or an fd >= 0 (a file object's
@@ -115,8 +119,11 @@ cdef _stdio_spec(int i, spec):
     is created."""
     if spec is None or spec == subprocess.PIPE or spec == subprocess.DEVNULL:
         return spec
-    if spec == subprocess.STDOUT and i == 2:
-        return spec
+    if spec == subprocess.STDOUT:
+        if i == 2:
+            return spec
+        if i == 1 and _POPEN_REFUSES_STDOUT_TO_STDOUT:
+            raise ValueError('STDOUT can only be used for stderr')
     if isinstance(spec, int):
         if spec < 0:
             raise OSError(EBADF, os.strerror(EBADF))
