@@ -109,6 +109,10 @@ cdef list _fds_to_keep(pass_fds):
 
 # Popen refuses stdout=STDOUT itself since Python 3.13; before, it was one more bad fd.
 cdef bint _POPEN_REFUSES_STDOUT_TO_STDOUT = sys.version_info >= (3, 13)
+# Looked up once: every spawn checks its three stdio specs against them.
+cdef object _PIPE = subprocess.PIPE
+cdef object _DEVNULL = subprocess.DEVNULL
+cdef object _STDOUT = subprocess.STDOUT
 
 
 cdef _stdio_spec(int i, spec):
@@ -117,9 +121,9 @@ cdef _stdio_spec(int i, spec):
     fileno()). Under asyncio, Popen hands any other int (stdin=-5, stdin=STDOUT) to its
     child, whose dup2() fails with EBADF; that OSError is raised here, before anything
     is created."""
-    if spec is None or spec == subprocess.PIPE or spec == subprocess.DEVNULL:
+    if spec is None or spec == _PIPE or spec == _DEVNULL:
         return spec
-    if spec == subprocess.STDOUT:
+    if spec == _STDOUT:
         if i == 2:
             return spec
         if i == 1 and _POPEN_REFUSES_STDOUT_TO_STDOUT:
