@@ -13,8 +13,12 @@ PYTEST_ARGS ?=
 # handle counters the leak checks read, in .venv-debug (tests).
 VENV = .venv
 VENV_DEBUG = .venv-debug
+# The debug build without the Linux-only spawn code (UVLOOP_PORTABLE_SPAWN=1): the
+# locked spawn with fork() serves every child, as on a platform without clone() and
+# pidfds (make test-portable).
+VENV_PORTABLE = .venv-portable
 
-.PHONY: all build debug test test-ft test-tsan demo bench clean
+.PHONY: all build debug test test-portable test-ft test-tsan demo bench clean
 
 # A free-threaded CPython 3.13 (built once per machine into .cache/python-ft), and the
 # same built with ThreadSanitizer (.cache/python-ft-tsan).
@@ -45,6 +49,11 @@ $(VENV_DEBUG)/.built: $(VENV_DEBUG)/.deps $(LIBUV) $(SOURCES)
 	UVLOOP_DEBUG=1 $(VENV_DEBUG)/bin/pip install --quiet --no-build-isolation --no-deps .
 	touch $@
 
+$(VENV_PORTABLE)/.built: $(VENV_PORTABLE)/.deps $(LIBUV) $(SOURCES)
+	UVLOOP_DEBUG=1 UVLOOP_PORTABLE_SPAWN=1 $(VENV_PORTABLE)/bin/pip install --quiet \
+	    --no-build-isolation --no-deps .
+	touch $@
+
 build: $(VENV)/.built
 
 debug: $(VENV_DEBUG)/.built
@@ -53,6 +62,13 @@ debug: $(VENV_DEBUG)/.built
 # source tree.
 test: debug
 	cd tests && UVLOOP_REQUIRE_DEBUG=1 ../$(VENV_DEBUG)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+# The whole suite on the portable build: every spawn takes the locked path; the tests
+# marked needs_fast_spawn say they are skipped for that reason (conftest.py), and the
+# run fails if the build has the fast spawn after all.
+test-portable: $(VENV_PORTABLE)/.built
+	cd tests && UVLOOP_REQUIRE_DEBUG=1 UVLOOP_REQUIRE_PORTABLE_SPAWN=1 \
+	    ../$(VENV_PORTABLE)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 # The whole suite on a free-threaded CPython with the GIL off (conftest.py fails the
 # run if importing uvloop turned the GIL back on).
@@ -81,4 +97,5 @@ bench: build
 	$(PYTHON) bench/bench_core.py
 
 clean:
-	rm -rf build dist *.egg-info uvloop/*.so uvloop/*.c $(VENV)/.built $(VENV_DEBUG)/.built
+	rm -rf build dist *.egg-info uvloop/*.so uvloop/*.c $(VENV)/.built $(VENV_DEBUG)/.built \
+	    $(VENV_PORTABLE)/.built

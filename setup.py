@@ -4,6 +4,9 @@ Environment variables read at build time:
   UVLOOP_DEBUG=1             compile in the debug counters (live handles, requests, ...)
   UVLOOP_USE_SYSTEM_LIBUV=1  link the system libuv (pkg-config libuv) instead of
                              compiling vendor/libuv/src-tree
+  UVLOOP_PORTABLE_SPAWN=1    leave out the Linux-only spawn code (clone() with pidfds,
+                             vfork()): every spawn takes the locked path with fork(),
+                             as on a platform without them (`make test-portable`)
 """
 
 import os
@@ -79,9 +82,10 @@ def libuv_build_settings():
     sources = [os.path.join(LIBUV_TREE, path)
                for path in LIBUV_COMMON_SOURCES + LIBUV_PLATFORM_SOURCES[key]]
     # libuv's fork() (in process.c) calls our uvloop_fork() (uvloop/spawn/spawn.c),
-    # which spawns with vfork() when it can.
+    # which spawns with vfork() when it can; its waitpid() calls uvloop_waitpid(),
+    # which reports a child reaped by someone else instead of waiting forever.
     macros = [('_FILE_OFFSET_BITS', '64'), ('_LARGEFILE_SOURCE', '1'),
-              ('fork', 'uvloop_fork')]
+              ('fork', 'uvloop_fork'), ('waitpid', 'uvloop_waitpid')]
     macros += LIBUV_PLATFORM_MACROS[key]
     includes = [os.path.join(LIBUV_TREE, 'include'), os.path.join(LIBUV_TREE, 'src')]
     return sources, includes, macros, LIBUV_PLATFORM_LIBRARIES[key], []
@@ -100,13 +104,15 @@ def extensions():
     from Cython.Build import cythonize
 
     debug = env_flag('UVLOOP_DEBUG')
+    portable_spawn = env_flag('UVLOOP_PORTABLE_SPAWN')
     sources, includes, macros, libraries, link_args = libuv_build_settings()
     extension = Extension(
         'uvloop.loop',
         sources=['uvloop/loop.pyx', 'uvloop/loop_wait.c', 'uvloop/spawn/spawn.c'] +
                 sources,
         include_dirs=['uvloop'] + includes,
-        define_macros=macros + [('UVLOOP_DEBUG', '1' if debug else '0')],
+        define_macros=macros + [('UVLOOP_DEBUG', '1' if debug else '0'),
+                                ('UVLOOP_PORTABLE_SPAWN', '1' if portable_spawn else '0')],
         libraries=libraries,
         extra_link_args=link_args,
         extra_compile_args=['-O2', '-fno-strict-aliasing'] +
@@ -128,6 +134,8 @@ def extensions():
 
 
 variant = 'debug' if env_flag('UVLOOP_DEBUG') else 'release'
+if env_flag('UVLOOP_PORTABLE_SPAWN'):
+    variant += '-portable'
 setup(
     ext_modules=extensions(),
     cmdclass={'build_ext': ParallelBuildExt},

@@ -23,7 +23,7 @@ import uvloop
 
 from loops import LOOP_FACTORIES, assert_no_leaks, debug_counters, is_debug_build, \
     loop_factory
-from spawnutil import spawn_path
+from spawnutil import spawn_capabilities, spawn_path
 
 
 def pytest_configure(config):
@@ -34,6 +34,23 @@ def pytest_configure(config):
         raise pytest.UsageError(
             'free-threaded CPython, but the GIL is on: importing uvloop (or another '
             'extension) re-enabled it')
+    if os.environ.get('UVLOOP_REQUIRE_PORTABLE_SPAWN') and \
+            spawn_capabilities()['fast_spawn_compiled']:
+        raise pytest.UsageError(
+            'this run needs the portable build of uvloop (UVLOOP_PORTABLE_SPAWN=1): '
+            '`make test-portable`')
+
+
+def pytest_collection_modifyitems(config, items):
+    # A build without the fast spawn runs every spawn on the locked path: the tests of
+    # the fast one are skipped there, and say so.
+    capabilities = spawn_capabilities()
+    if capabilities['fast_spawn_compiled']:
+        return
+    skip = pytest.mark.skip(reason=f"needs the fast spawn: {capabilities['reason']}")
+    for item in items:
+        if item.get_closest_marker('needs_fast_spawn'):
+            item.add_marker(skip)
 
 
 def close_loop(loop):

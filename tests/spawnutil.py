@@ -78,10 +78,16 @@ def running_children(program):
 
 # ----- our loop's spawn paths (test-only hooks) -------------------------------------------
 
-# For tests that need the fast spawn: where vfork() is a fork() in disguise (under
-# ThreadSanitizer, valgrind) every spawn takes the locked path, and `make test-tsan`
-# leaves these out.
+# For tests that need the fast spawn. A build without it (UVLOOP_PORTABLE_SPAWN=1, `make
+# test-portable`; a ThreadSanitizer build, `make test-tsan`) sends every spawn to the
+# locked path: conftest.py skips these there, saying why (spawn_capabilities()).
 needs_fast_spawn = pytest.mark.needs_fast_spawn
+
+
+def spawn_capabilities():
+    """Which spawn path this process gets and why: uvloop.loop._spawn_capabilities()
+    (fast_spawn_compiled, pidfd, vfork_shares_memory, path, reason)."""
+    return uvloop_ext._spawn_capabilities()
 
 
 @contextlib.contextmanager

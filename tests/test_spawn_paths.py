@@ -21,7 +21,8 @@ from loops import SPAWN_LOOP_KINDS, assert_no_leaks, debug_counters, loop_factor
 from spawnutil import (NO_STDIO, assert_spawn_state_reset, environ_with_spawn_path,
                        exec_output, exec_wait, fail_next_spawn, fast_spawn_support,
                        fast_spawn_support_set_to, fork_calls, needs_fast_spawn,
-                       sigign_mask, spawn_path, spawn_path_taken, spawn_state,
+                       sigign_mask, spawn_capabilities, spawn_path,
+                       spawn_path_taken, spawn_state,
                        spawning_with_fork, vfork_shares_memory, zombie_children)
 
 THREAD_TIMEOUT = 60    # a stuck spawn lock fails the test instead of hanging the run
@@ -124,6 +125,32 @@ def test_fast_spawn_support_is_probed_once():
         assert fast_spawn_support() == 1
 
 
+def test_spawn_capabilities_name_the_path_a_child_takes_and_why(uvloop_loop):
+    caps = spawn_capabilities()
+    assert set(caps) == {'fast_spawn_compiled', 'pidfd', 'vfork_shares_memory', 'path',
+                         'reason'}
+    assert caps['path'] == spawn_path_taken(uvloop_loop, 'true')
+    assert isinstance(caps['reason'], str) and caps['reason']
+    if caps['fast_spawn_compiled']:
+        assert isinstance(caps['pidfd'], bool)
+        if caps['path'] == 'fast':
+            assert caps['pidfd'] and caps['vfork_shares_memory'] is True
+    else:
+        # The portable build (or ThreadSanitizer's): nothing Linux-only is asked.
+        assert caps['path'] == 'locked'
+        assert caps['pidfd'] is None and caps['vfork_shares_memory'] is None
+        assert caps['reason'].startswith('this build has no fast spawn: ')
+
+
+@needs_fast_spawn
+def test_spawn_capabilities_say_when_the_locked_spawn_is_forced(uvloop_loop):
+    with spawn_path('locked'):
+        caps = spawn_capabilities()
+        assert caps['path'] == spawn_path_taken(uvloop_loop, 'true') == 'locked'
+        assert 'UVLOOP_SPAWN_LOCKED=1' in caps['reason']
+    assert spawn_capabilities()['path'] == 'fast'
+
+
 @needs_fast_spawn
 def test_a_vfork_child_shares_our_memory_here():
     # The fast spawn reads a child's exec error from shared memory; the probe is what
@@ -134,15 +161,20 @@ def test_a_vfork_child_shares_our_memory_here():
 SIGCHLD_PROBE = """
 import asyncio, signal, uvloop
 
-async def main():
-    proc = await asyncio.create_subprocess_exec('sleep', '30', stdin=None,
-                                                stdout=None, stderr=None)
-    with open('/proc/self/status') as f:     # while the child runs
+def print_sigchld_caught():
+    with open('/proc/self/status') as f:
         for line in f:
             if line.startswith('SigCgt:'):
                 print(bool(int(line.split()[1], 16) & (1 << (signal.SIGCHLD - 1))))
+
+async def main():
+    proc = await asyncio.create_subprocess_exec('sleep', '30', stdin=None,
+                                                stdout=None, stderr=None)
+    print_sigchld_caught()      # while the child runs
     proc.kill()
     assert await proc.wait() == -signal.SIGKILL
+    await asyncio.sleep(0)      # the exit's handle closes
+    print_sigchld_caught()      # once it is gone
 
 uvloop.run(main())
 """
@@ -150,13 +182,14 @@ uvloop.run(main())
 
 @pytest.mark.parametrize('path', [pytest.param('fast', marks=needs_fast_spawn),
                                   'locked'])
-def test_only_the_locked_spawn_catches_sigchld(path):
+def test_only_the_locked_spawn_catches_sigchld_and_only_while_children_run(path):
     # The fast spawn learns of the exit from the child's pidfd, in this loop alone;
-    # libuv's uv_spawn() installs a process-wide SIGCHLD handler while children run.
+    # libuv's uv_spawn() catches SIGCHLD process-wide while locked children run, and
+    # stops once they are gone.
     out = subprocess.run([sys.executable, '-c', SIGCHLD_PROBE],
                          env=environ_with_spawn_path(path),
                          capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == str(path == 'locked')
+    assert out.stdout.split() == [str(path == 'locked'), 'False']
 
 
 def test_credentials_take_the_locked_spawn(uvloop_loop):

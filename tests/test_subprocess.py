@@ -6,6 +6,7 @@ Which path a spawn takes, the spawn lock and spawning from many threads are
 test_spawn_paths.py's."""
 
 import asyncio
+import collections
 import contextvars
 import errno
 import grp
@@ -14,6 +15,8 @@ import pwd
 import resource
 import signal
 import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -21,7 +24,7 @@ import pytest
 import uvloop
 
 from loops import SPAWN_LOOP_KINDS
-from spawnutil import (NO_STDIO, exec_output, exec_wait, running_children,
+from spawnutil import (NO_STDIO, exec_output, exec_wait,
                        sigign_mask, zombie_children)
 
 
@@ -89,6 +92,86 @@ def test_returncode_attribute_is_set_after_wait(loop):
     assert run(loop, main()) == 0
 
 
+# ----- a child reaped by someone else -----------------------------------------------
+# Another thread's os.waitpid(-1), or SIGCHLD set to SIG_IGN, can take a child's exit
+# status before the loop reads it. A spawn whose program ran never fails for that and
+# wait() never hangs: the loop reports returncode 255 with a warning, as asyncio's
+# child watchers do.
+
+LOST_STATUS_WARNING = 'will report returncode 255'
+
+
+def test_a_child_reaped_by_someone_else_exits_with_255_and_a_warning(loop, loop_kind,
+                                                                     caplog):
+    async def main():
+        proc = await asyncio.create_subprocess_exec('sh', '-c', 'exit 3', **NO_STDIO)
+        try:
+            os.waitpid(proc.pid, 0)      # holds the loop until the child exited
+        except ChildProcessError:
+            return False, await proc.wait()
+        return True, await proc.wait()
+
+    stolen, rc = run(loop, main())
+    if stolen:
+        assert rc == 255
+        assert LOST_STATUS_WARNING in caplog.text
+    else:
+        # asyncio's child watcher thread (Python < 3.12) may reap it first.
+        assert loop_kind == 'asyncio' and rc == 3
+
+
+async def exit_statuses(count):
+    """How often each exit status (or error) came from `count` spawns of `exit 3`."""
+    outcomes = collections.Counter()
+    for _ in range(count):
+        try:
+            outcomes[await exec_wait('sh', '-c', 'exit 3')] += 1
+        except OSError as exc:
+            outcomes[type(exc).__name__] += 1
+    return outcomes
+
+
+def assert_no_false_failure(loop_kind, outcomes):
+    allowed = {3, 255}
+    if loop_kind == 'asyncio':
+        # asyncio's pidfd child watcher (Python 3.12+) opens the pidfd after the spawn:
+        # a child reaped by then makes a spawn whose program ran raise
+        # ProcessLookupError. Our fast spawn gets its pidfd from clone() itself.
+        allowed.add('ProcessLookupError')
+    assert set(outcomes) <= allowed, outcomes
+
+
+def test_spawns_while_another_thread_reaps_any_child_never_fail_or_hang(loop,
+                                                                        loop_kind):
+    stop = threading.Event()
+
+    def reap_any_child():
+        while not stop.is_set():
+            try:
+                os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.0002)
+
+    reaper = threading.Thread(target=reap_any_child, daemon=True)
+    reaper.start()
+    try:
+        outcomes = run(loop, exit_statuses(60), timeout=60)
+    finally:
+        stop.set()
+        reaper.join()
+    assert_no_false_failure(loop_kind, outcomes)
+
+
+def test_spawns_with_sigchld_ignored_never_fail_or_hang(loop, loop_kind):
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        outcomes = run(loop, exit_statuses(60), timeout=60)
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    assert_no_false_failure(loop_kind, outcomes)
+
+
 # ----- errors -------------------------------------------------------------------------
 
 
@@ -108,9 +191,12 @@ def test_bad_cwd_raises_file_not_found_naming_the_cwd(loop, tmp_path):
     assert zombie_children() == []
 
 
-def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
-    # The fast spawn needs one fd after the child exec'd (its pidfd); the locked one
-    # and asyncio's need theirs (error pipe) before. Either way: EMFILE, no child left.
+def test_no_file_descriptor_left_raises_emfile_and_runs_nothing(loop, tmp_path):
+    # Each spawn needs an fd before the child exists: the fast spawn's pidfd comes
+    # with the child from clone(); the locked one and asyncio's need an error pipe.
+    # Either way: EMFILE, the program never ran, no child left.
+    marker = tmp_path / 'ran'
+
     async def main():
         assert await exec_wait('true') == 0     # whatever is done once is done
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -126,7 +212,7 @@ def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
                 pass
             try:
                 with pytest.raises(OSError) as info:
-                    await exec_wait('sleep', '30')
+                    await exec_wait('touch', str(marker))
             finally:
                 for fd in held:
                     os.close(fd)
@@ -135,8 +221,8 @@ def test_no_file_descriptor_left_raises_emfile_and_leaves_no_child(loop):
         return info.value.errno
 
     assert run(loop, main()) == errno.EMFILE
+    assert not marker.exists()
     assert zombie_children() == []
-    assert running_children('sleep') == []
 
 
 def test_program_that_is_not_executable_raises_permission_error(loop, tmp_path):
@@ -197,6 +283,59 @@ def test_argument_with_null_byte_raises_value_error(loop):
         run(loop, exec_wait('echo', 'a\0b'))
 
 
+@pytest.mark.parametrize('stdio', [
+    dict(stdin=-5), dict(stdout=-5), dict(stderr=-7), dict(stdin=subprocess.STDOUT),
+], ids=['stdin=-5', 'stdout=-5', 'stderr=-7', 'stdin=STDOUT'])
+def test_a_negative_or_misplaced_stdio_fd_raises_ebadf_as_asyncio(loop, stdio):
+    # asyncio's Popen hands the fd to its child, whose dup2() fails; we refuse it
+    # before anything is made, with the same error.
+    kwargs = dict(NO_STDIO, **stdio)
+    coro = loop.subprocess_exec(asyncio.SubprocessProtocol, 'true', **kwargs)
+    with pytest.raises(OSError) as info:
+        run(loop, coro)
+    assert type(info.value) is OSError
+    assert info.value.errno == errno.EBADF
+    assert str(info.value) == f'[Errno {errno.EBADF}] {os.strerror(errno.EBADF)}'
+    assert zombie_children() == []
+
+
+def test_stdout_to_stdout_raises_as_asyncio(loop):
+    # Python 3.13's Popen refuses it itself; before, it was one more bad fd.
+    coro = loop.subprocess_exec(asyncio.SubprocessProtocol, 'true', stdin=None,
+                                stdout=subprocess.STDOUT, stderr=None)
+    if sys.version_info >= (3, 13):
+        with pytest.raises(ValueError, match='^STDOUT can only be used for stderr$'):
+            run(loop, coro)
+    else:
+        with pytest.raises(OSError) as info:
+            run(loop, coro)
+        assert type(info.value) is OSError and info.value.errno == errno.EBADF
+
+
+@pytest.mark.parametrize('pass_fds', [[-1], [5, -3]])
+def test_a_negative_pass_fd_raises_value_error_as_asyncio(loop, pass_fds):
+    with pytest.raises(ValueError, match=r'^bad value\(s\) in fds_to_keep$'):
+        run(loop, exec_wait('true', pass_fds=pass_fds))
+    assert zombie_children() == []
+
+
+@pytest.mark.parametrize('name', ['start_new_session', 'restore_signals'])
+@pytest.mark.parametrize('value', ['yes', None, 1.5], ids=['str', 'None', 'float'])
+def test_a_session_or_signals_flag_that_is_not_an_int_raises_type_error(
+        loop, loop_kind, name, value):
+    # Python 3.11's Popen (and so asyncio's loop) takes ints (bool included) and raises
+    # this TypeError for anything else; later Pythons' Popen may take any truthy
+    # object, so there asyncio's loop is only held to the same error when it raises.
+    message = f"'{type(value).__name__}' object cannot be interpreted as an integer"
+    try:
+        run(loop, exec_wait('true', **{name: value}))
+    except TypeError as exc:
+        assert str(exc) == message
+    else:
+        assert loop_kind == 'asyncio' and sys.version_info >= (3, 12), \
+            f'{name}={value!r} was accepted'
+
+
 # ----- preexec_fn ---------------------------------------------------------------------
 
 
@@ -245,6 +384,45 @@ def test_preexec_fn_unpicklable_exception_still_reports(uvloop_loop):
     assert zombie_children() == []
 
 
+# ----- blocking-call detectors ----------------------------------------------------------
+
+
+def test_spawns_make_no_call_a_blocking_call_detector_reports(loop, tmp_path):
+    # Tools such as blockbuster (used by aiohttp's and anyio's test suites) patch os.read
+    # and friends and fail a call made on the loop's thread. Reading a child's report
+    # must not be one (asyncio's own is exempted by name).
+    blockbuster = pytest.importorskip('blockbuster')
+
+    def fail():
+        raise RuntimeError('preexec_fn failed')
+
+    async def main():
+        assert await exec_wait('true') == 0
+        with pytest.raises(FileNotFoundError):
+            await exec_wait(str(tmp_path / 'missing'))
+        with pytest.raises(subprocess.SubprocessError):
+            await exec_wait('true', preexec_fn=fail)
+        proc = await asyncio.create_subprocess_exec(
+            'sh', '-c', 'cat; echo err >&2', stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert await proc.communicate(b'out') == (b'out', b'err\n')
+
+    with blockbuster.blockbuster_ctx():
+        # Proof that the detector is on: the same read, made by the test, is reported.
+        async def read_a_pipe():
+            r, w = os.pipe()
+            try:
+                os.write(w, b'x')
+                os.read(r, 1)
+            finally:
+                os.close(r)
+                os.close(w)
+
+        with pytest.raises(blockbuster.BlockingError):
+            run(loop, read_a_pipe())
+        run(loop, main())
+
+
 # ----- the child's environment ----------------------------------------------------------
 
 
@@ -281,11 +459,11 @@ def test_executable_overrides_the_program_but_not_argv0(loop, tmp_path):
 
 def test_start_new_session_makes_the_child_a_session_leader(loop, tmp_path):
     script = 'read -r line < /proc/$$/stat; set -- ${line##*) }; echo $$ $4'
-    for new_session in (True, False):
+    for new_session in (True, False, 1, 0):     # ints too, as Popen takes them
         rc, out = run(loop, exec_output(tmp_path, 'sh', '-c', script,
                                         start_new_session=new_session))
         pid, sid = out.split()
-        assert (pid == sid) is new_session
+        assert (pid == sid) is bool(new_session)
 
 
 def test_process_group_zero_makes_a_new_group(loop, tmp_path):

@@ -21,7 +21,7 @@ cdef class UVProcess(ChildProcess):
 
 
 cdef class PidfdProcess(ChildProcess):
-    # The fast spawn: vfork() outside libuv, no lock; a uv_poll_t on the child's pidfd.
+    # The fast spawn: clone() outside libuv, no lock; a uv_poll_t on the child's pidfd.
     cdef int _pidfd
 
     cdef _abandon_child(self)

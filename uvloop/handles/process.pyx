@@ -6,10 +6,14 @@
 # child's report (spawn/spawn.pyx), the C side (spawn/spawn.c).
 #
 # Life of a PidfdProcess's uv_poll_t (base rules in handle.pyx):
-# - `_init()` vfork()s first; only a child that exec'd gets a pidfd and a handle. A child
-#   that failed before exec is reaped at once and its error raised, with no handle.
-# - When the pidfd turns readable the child exited: waitpid(pid) reaps it, the handle is
-#   closed, then the exit callback runs. The pidfd is closed with the handle.
+# - `_init()` makes the child first (uvloop_spawn_clone: the child and its pidfd in one
+#   system call, so the pidfd names our child even if someone else reaps it at once). A
+#   child that failed before exec is reaped at once and its error raised, with no
+#   handle; one that exec'd gets the handle.
+# - When the pidfd turns readable the child exited: waitid(P_PIDFD) reaps it (or finds
+#   it reaped elsewhere: returncode 255), the handle is closed, then the exit callback
+#   runs. The pidfd is closed with the handle. Signals go through the pidfd: never to
+#   a process that got the pid number later.
 # - A handle closed while its child runs (the loop closed first) hands the pid to a
 #   daemon thread that waits for it, as for a UVProcess.
 #
@@ -19,7 +23,9 @@
 #   attached (and later closed) either way.
 # - While the child runs, libuv keeps its pid in this loop's process queue; this loop's
 #   own SIGCHLD watcher reaps it and calls `_on_exit`, which closes the handle. Loops in
-#   other threads never wait for our pids, nor we for theirs.
+#   other threads never wait for our pids, nor we for theirs. A child reaped by someone
+#   else is reported as exited with status 255 (spawn.c's uvloop_waitpid), where libuv
+#   alone would wait for it forever.
 # - A child that failed before exec (bad cwd, missing program, preexec_fn raised) is
 #   taken away from libuv (the handle is closed) and reaped at once by `_init`, so the
 #   error is raised with no zombie left.
@@ -33,6 +39,12 @@ from posix.signal cimport SIG_BLOCK
 import os
 import subprocess
 import threading
+
+
+cdef _warn_exit_status_lost(pid_t pid):
+    # A child reaped by someone else (SIGCHLD set to SIG_IGN, a waitpid(-1) in another
+    # thread): its exit status is gone. asyncio's child watchers report 255, so do we.
+    aio_logger.warning('Unknown child process pid %d, will report returncode 255', pid)
 
 
 def _wait_for_orphan(pid):
@@ -109,8 +121,8 @@ cdef void __on_pidfd_event(uv.uv_poll_t* handle, int status,
 
 
 cdef class PidfdProcess(ChildProcess):
-    """A child of the fast spawn: vfork()ed by the loop itself, watched through its
-    pidfd."""
+    """A child of the fast spawn: made by the loop itself (clone() with vfork()'s
+    semantics), watched and reaped through its pidfd."""
 
     def __cinit__(self):
         self._pidfd = -1
@@ -118,7 +130,7 @@ cdef class PidfdProcess(ChildProcess):
     cdef _init(self, Loop loop, ChildPlan child, exit_callback):
         cdef pid_t pid
         cdef int pidfd = -1
-        cdef int err
+        cdef int err, returncode
         self._exit_callback = exit_callback
         child.report.err = 0
         child.plan.errpipe = -1       # the child reports through child.report
@@ -126,25 +138,20 @@ cdef class PidfdProcess(ChildProcess):
         pthread_sigmask(SIG_BLOCK, NULL, &child.plan.sigmask)
         with nogil:
             # Without the GIL: other threads and loops run while this one is suspended
-            # in vfork() until the child exec'd. A child that failed is reaped here.
-            pid = uvloop_spawn_vfork(&child.plan)
-            if pid > 0:
-                if child.report.err != 0:
-                    while waitpid(pid, NULL, 0) < 0 and errno == EINTR:
-                        pass
-                else:
-                    pidfd = uvloop_pidfd_open(pid)
+            # until the child exec'd. A child that failed is reaped here.
+            pid = uvloop_spawn_clone(&child.plan, &pidfd)
+            if pid > 0 and child.report.err != 0:
+                uvloop_pidfd_reap(pidfd, 0, &returncode)
+                close(pidfd)
         if pid < 0:
-            raise OSError(-pid, os.strerror(-pid))
+            raise convert_error(pid)
         self.pid = pid
         if child.report.err != 0:
             self.returncode = 255
             raise _child_os_error(child, child.report.err, child.report.stage)
-        if pidfd < 0:
-            self._abandon_child()
-            raise OSError(-pidfd, os.strerror(-pidfd))
+        # From here on the program runs: what goes wrong is ours, and the pidfd
+        # names our child whatever happened to it meanwhile.
         self._pidfd = pidfd
-
         try:
             self._alloc(loop, sizeof(uv.uv_poll_t))
         except BaseException:
@@ -166,44 +173,32 @@ cdef class PidfdProcess(ChildProcess):
 
     cdef _abandon_child(self):
         # The child runs but cannot be watched: kill it, reap it, forget the pidfd.
-        kill(self.pid, SIGKILL)
-        self._reap_failed_child()
-        if self._pidfd >= 0:
-            close(self._pidfd)
-            self._pidfd = -1
+        cdef int returncode = 255
+        uvloop_pidfd_send_signal(self._pidfd, SIGKILL)
+        with nogil:
+            uvloop_pidfd_reap(self._pidfd, 0, &returncode)
+        self.returncode = returncode
+        close(self._pidfd)
+        self._pidfd = -1
 
     cdef _on_pidfd_readable(self):
-        cdef int status = 0
-        cdef pid_t pid
+        cdef int returncode = 0
+        cdef int reaped
         if self.returncode is not None:
             return
-        while True:
-            pid = waitpid(self.pid, &status, WNOHANG)
-            if pid >= 0 or errno != EINTR:
-                break
-        if pid == 0:
+        reaped = uvloop_pidfd_reap(self._pidfd, WNOHANG, &returncode)
+        if reaped == 0:
             return         # not yet (the pidfd said otherwise): wait for the next event
-        if pid < 0:
-            if errno != ECHILD:
-                raise_errno()
-            # Reaped by someone else (SIGCHLD set to SIG_IGN, a waitpid(-1) elsewhere):
-            # the status is lost. asyncio's child watchers report 255 too.
-            aio_logger.warning('Unknown child process pid %d, will report returncode 255',
-                               self.pid)
-            self._exited(255)
-        elif WIFSIGNALED(status):
-            self._exited(-WTERMSIG(status))
-        else:
-            self._exited(WEXITSTATUS(status))
+        if reaped == -ECHILD:
+            _warn_exit_status_lost(self.pid)
+            returncode = 255
+        elif reaped < 0:
+            raise convert_error(reaped)
+        self._exited(returncode)
 
     cdef int _kill(self, int signum):
         # Through the pidfd: it names this child even if its pid was reused meanwhile.
-        err = uvloop_pidfd_send_signal(self._pidfd, signum)
-        if err == -ENOSYS:
-            if kill(self.pid, signum) < 0:
-                return -errno
-            return 0
-        return err
+        return uvloop_pidfd_send_signal(self._pidfd, signum)
 
     cdef _on_closed(self):
         # uv_close() stopped the watch at once; the pidfd is ours to close.
@@ -231,6 +226,7 @@ cdef class UVProcess(ChildProcess):
     cdef _init(self, Loop loop, ChildPlan child, exit_callback):
         cdef uv.uv_process_options_t options
         cdef uv.uv_stdio_container_t bad_stdio
+        cdef int errpipe[2]
         cdef int err = 0
         cdef bint spawned = False
 
@@ -251,9 +247,11 @@ cdef class UVProcess(ChildProcess):
                 f'process spawned from an os.register_at_fork() hook?)')
 
         self._exit_callback = exit_callback
-        errpipe_r, errpipe_w = _make_errpipe()
+        err = uvloop_spawn_errpipe(errpipe)
+        if err < 0:
+            raise convert_error(err)
         try:
-            child.set_errpipe(errpipe_w)
+            child.set_errpipe(errpipe[1])
             memset(&options, 0, sizeof(options))
             options.exit_cb = __on_process_exit
             options.file = child.plan.exec_paths[0] if child.plan.exec_count \
@@ -299,17 +297,17 @@ cdef class UVProcess(ChildProcess):
 
             # uv_spawn() registered the handle with the loop even if it failed.
             self._attach()
-            os.close(errpipe_w)
-            errpipe_w = -1
+            close(errpipe[1])
+            errpipe[1] = -1
             if err < 0:
                 self.close()
                 raise convert_error(err)
             self.pid = (<uv.uv_process_t*>self._handle).pid
-            report = _read_child_report(errpipe_r)
+            report = _read_child_report(errpipe[0])
         finally:
-            os.close(errpipe_r)
-            if errpipe_w >= 0:
-                os.close(errpipe_w)
+            close(errpipe[0])
+            if errpipe[1] >= 0:
+                close(errpipe[1])
 
         if report != b'S':
             self._raise_child_failure(child, report)
@@ -340,6 +338,10 @@ cdef class UVProcess(ChildProcess):
         ChildProcess._reap_failed_child(self)
 
     cdef _on_exit(self, int64_t exit_status, int term_signal):
+        if uvloop_exit_status_lost(self.pid):
+            # Reaped by someone else: libuv's waitpid() is spawn.c's uvloop_waitpid,
+            # which reported it as exit status 255.
+            _warn_exit_status_lost(self.pid)
         self._exited(-term_signal if term_signal else <int>exit_status)
 
     cdef int _kill(self, int signum):

@@ -42,10 +42,14 @@ cdef extern from "spawn/spawn.h" nogil:
         int (*preexec)(const uvloop_spawn_plan* plan) noexcept
         void* preexec_arg
 
-    pid_t uvloop_spawn_vfork(const uvloop_spawn_plan* plan)
-    int uvloop_vfork_shares_memory()
+    const int uvloop_fast_spawn_compiled
+    const char* const uvloop_fast_spawn_missing
+    pid_t uvloop_spawn_clone(const uvloop_spawn_plan* plan, int* pidfd)
+    int uvloop_fast_spawn_probe()
     int uvloop_pidfd_open(pid_t pid)
     int uvloop_pidfd_send_signal(int pidfd, int sig)
+    int uvloop_pidfd_reap(int pidfd, int options, int* returncode)
+    int uvloop_spawn_errpipe(int fds[2])
 
     ctypedef struct uvloop_forking_state:
         int active
@@ -58,3 +62,4 @@ cdef extern from "spawn/spawn.h" nogil:
     int uvloop_thread_in_spawn
     void uvloop_atfork_child()
     int uvloop_fork_calls
+    int uvloop_exit_status_lost(pid_t pid)

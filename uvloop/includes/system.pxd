@@ -76,6 +76,7 @@ cdef extern from "netdb.h" nogil:
 cdef extern from "unistd.h" nogil:
     int close(int fd)
     pid_t getpid()
+    ssize_t read(int fd, void* buf, size_t count)
 
 
 cdef extern from "fcntl.h" nogil:
@@ -91,15 +92,10 @@ cdef extern from "signal.h" nogil:
     int SIGINT
     int SIGKILL
     int SIGTERM
-    int kill(pid_t pid, int sig)
 
 
 cdef extern from "sys/wait.h" nogil:
-    pid_t waitpid(pid_t pid, int* status, int options)
     int WNOHANG
-    bint WIFSIGNALED(int status)
-    int WTERMSIG(int status)
-    int WEXITSTATUS(int status)
 
 
 cdef extern from "errno.h" nogil:

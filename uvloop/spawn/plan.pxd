@@ -1,7 +1,7 @@
 cdef class ChildPlan:
     cdef:
         uvloop_spawn_plan plan
-        # Where a vfork child of the fast spawn reports a failure (plan.report).
+        # Where a child of the fast spawn reports a failure (plan.report).
         uvloop_spawn_report report
         # The bytes objects whose buffers the plan's char* point into.
         list _buffers

@@ -9,6 +9,9 @@
 # the same errors, the same PATH search; and asyncio's own checks of subprocess_exec
 # and subprocess_shell (`_check_subprocess_args`).
 
+from libc.limits cimport INT_MAX
+
+import operator
 import os
 import subprocess
 import sys
@@ -51,7 +54,7 @@ cdef ChildPlan _popen_plan(args, bint shell, stdin, stdout, stderr, dict popen_k
         raise ValueError('startupinfo is only supported on Windows platforms')
     if kw['creationflags'] != 0:
         raise ValueError('creationflags is only supported on Windows platforms')
-    pass_fds = kw['pass_fds']
+    pass_fds = _fds_to_keep(kw['pass_fds'])
     close_fds = kw['close_fds']
     if pass_fds and not close_fds:
         warnings.warn('pass_fds overriding close_fds.', RuntimeWarning)
@@ -82,15 +85,54 @@ cdef ChildPlan _popen_plan(args, bint shell, stdin, stdout, stderr, dict popen_k
 
     cdef ChildPlan plan = ChildPlan.__new__(ChildPlan)
     plan._init(args, _fsencode_all(args), _exec_paths(executable, env), _env_list(env),
-               [int(fd) for fd in pass_fds], close_fds,
+               pass_fds, close_fds,
                None if cwd is None else _fsencode_all((cwd,))[0], int(kw['umask']),
-               kw['restore_signals'], kw['start_new_session'], pgid, groups, gid, uid,
+               operator.index(kw['restore_signals']),
+               operator.index(kw['start_new_session']), pgid, groups, gid, uid,
                kw['preexec_fn'])
-    plan.stdio_specs = (stdin, stdout, stderr)
+    plan.stdio_specs = (_stdio_spec(0, stdin), _stdio_spec(1, stdout),
+                        _stdio_spec(2, stderr))
     plan.pipesize = kw['pipesize']
     plan.executable = executable
     plan.cwd = cwd
     return plan
+
+
+cdef list _fds_to_keep(pass_fds):
+    # As subprocess checks them (its child's fds_to_keep): ints, none negative.
+    fds = [int(fd) for fd in pass_fds]
+    for fd in fds:
+        if fd < 0 or fd > INT_MAX:
+            raise ValueError('bad value(s) in fds_to_keep')
+    return fds
+
+
+# Popen refuses stdout=STDOUT itself since Python 3.13; before, it was one more bad fd.
+cdef bint _POPEN_REFUSES_STDOUT_TO_STDOUT = sys.version_info >= (3, 13)
+# Looked up once: every spawn checks its three stdio specs against them.
+cdef object _PIPE = subprocess.PIPE
+cdef object _DEVNULL = subprocess.DEVNULL
+cdef object _STDOUT = subprocess.STDOUT
+
+
+cdef _stdio_spec(int i, spec):
+    """What the child's fd `i` (0, 1, 2) gets, as the transport takes it: None
+    (inherited), PIPE, DEVNULL, STDOUT (stderr only) or an fd >= 0 (a file object's
+    fileno()). Under asyncio, Popen hands any other int (stdin=-5, stdin=STDOUT) to its
+    child, whose dup2() fails with EBADF; that OSError is raised here, before anything
+    is created."""
+    if spec is None or spec == _PIPE or spec == _DEVNULL:
+        return spec
+    if spec == _STDOUT:
+        if i == 2:
+            return spec
+        if i == 1 and _POPEN_REFUSES_STDOUT_TO_STDOUT:
+            raise ValueError('STDOUT can only be used for stderr')
+    if isinstance(spec, int):
+        if spec < 0:
+            raise OSError(EBADF, os.strerror(EBADF))
+        return spec
+    return spec.fileno()
 
 
 cdef list _fsencode_all(items):

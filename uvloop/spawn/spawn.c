@@ -12,10 +12,11 @@
  * a child sees what it would see under asyncio's loop.
  *
  * How the child is made: two ways, one child code.
- * - The fast spawn (uvloop_spawn_vfork below, called by the loop itself, outside libuv
- *   and without any lock): vfork(), the child runs uvloop_spawn_child() on the plan,
- *   which lives in the spawning thread's own memory. Nothing process-wide is read or
- *   written, so any number of threads may spawn at once.
+ * - The fast spawn (uvloop_spawn_clone below, Linux only, called by the loop itself,
+ *   outside libuv and without any lock): clone() with vfork()'s semantics and the
+ *   child's pidfd, the child runs uvloop_spawn_child() on the plan, which lives in the
+ *   spawning thread's own memory. Nothing process-wide is read or written, so any
+ *   number of threads may spawn at once.
  * - The locked spawn (uv_spawn() inside the spawn critical section, process.pyx): libuv
  *   forks, and uvloop_spawn_child() runs from the pthread_atfork child handler, or from
  *   uvloop_fork() below when libuv's fork() may be a vfork(). Either reads the plan
@@ -27,7 +28,7 @@
  *   'O' <int errno> <char stage>   an OSError; stage 'x': exec failed, 'n': a step
  *                                  before exec failed (chdir, dup2, ...);
  *   'P' <pickled payload>          preexec_fn raised (written by the preexec hook).
- * The fast spawn has no error pipe (errpipe -1): a vfork child shares the parent's
+ * The fast spawn has no error pipe (errpipe -1): its child shares the parent's
  * memory and the parent resumes only once the child exec'd or exited, so the child
  * stores its error in plan->report and the parent reads it there.
  */
@@ -39,17 +40,23 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
-/* setup.py compiles libuv (and this file) with -Dfork=uvloop_fork: libuv's one fork()
- * call (src/unix/process.c) lands in uvloop_fork() below. Here we need the real one. */
+/* setup.py compiles libuv (and this file) with -Dfork=uvloop_fork and
+ * -Dwaitpid=uvloop_waitpid: libuv's fork() and waitpid() calls (src/unix/process.c)
+ * land in uvloop_fork() and uvloop_waitpid() below. Here we need the real ones. */
 #ifdef fork
 #undef fork
 extern pid_t fork(void);
+#endif
+#ifdef waitpid
+#undef waitpid
+extern pid_t waitpid(pid_t pid, int *status, int options);
 #endif
 
 uvloop_forking_state uvloop_forking;
@@ -238,8 +245,13 @@ void uvloop_spawn_child(const uvloop_spawn_plan *plan) {
 }
 
 
+#if UVLOOP_LINUX_SPAWN
+
+const int uvloop_fast_spawn_compiled = 1;
+const char *const uvloop_fast_spawn_missing = "";
+
 /* vfork() a child that runs child(arg), which never returns (it execs or _exits);
- * return the child's pid, or -errno.
+ * return the child's pid, or -errno. (The locked spawn's vfork: uvloop_fork.)
  *
  * vfork(): the parent's page tables are not copied and it takes no copy-on-write faults
  * afterwards (fork() of a large Python process costs milliseconds, of a 1 GiB one tens
@@ -268,27 +280,242 @@ static void uvloop_spawn_child_of_vfork(const void *plan) {
     uvloop_spawn_child((const uvloop_spawn_plan *)plan);
 }
 
-pid_t uvloop_spawn_vfork(const uvloop_spawn_plan *plan) {
-    return uvloop_vfork(uvloop_spawn_child_of_vfork, plan);
+
+/* The fast spawn's child: vfork()'s semantics, plus the pidfd from the same system
+ * call. A raw clone() cannot return twice on one stack as vfork() does, so the child
+ * runs on a stack of its own (as glibc's posix_spawn does). Each thread maps one on its
+ * first spawn and keeps it until it exits: the child is done with it once it exec'd or
+ * exited, which is when clone() returns here, and mapping it per spawn (munmap()
+ * interrupts every CPU running one of our threads) costs a tenth of a spawn. The
+ * child's set-up needs a few KiB; a guard page below turns an overflow into the
+ * child's SIGSEGV instead of a write into our memory. */
+#define UVLOOP_CHILD_STACK_SIZE (64 * 1024)
+
+/* waitid()'s idtype for a pidfd (Linux 5.4; glibc names it only since 2.36). */
+#define UVLOOP_P_PIDFD 3
+
+static pthread_key_t uvloop_child_stack_key;
+static pthread_once_t uvloop_child_stack_once = PTHREAD_ONCE_INIT;
+static size_t uvloop_child_stack_guard;
+
+static void uvloop_child_stack_free(void *stack) {
+    munmap((char *)stack - uvloop_child_stack_guard,
+           uvloop_child_stack_guard + UVLOOP_CHILD_STACK_SIZE);
+}
+
+static void uvloop_child_stack_key_init(void) {
+    uvloop_child_stack_guard = (size_t)sysconf(_SC_PAGESIZE);
+    if (pthread_key_create(&uvloop_child_stack_key, uvloop_child_stack_free) != 0)
+        uvloop_child_stack_guard = 0;   /* no key: uvloop_child_stack() says ENOMEM */
+}
+
+/* This thread's child stack (the lowest address above its guard page), or NULL. */
+static char *uvloop_child_stack(void) {
+    char *map;
+    void *stack;
+    pthread_once(&uvloop_child_stack_once, uvloop_child_stack_key_init);
+    if (uvloop_child_stack_guard == 0)
+        return NULL;
+    stack = pthread_getspecific(uvloop_child_stack_key);
+    if (stack != NULL)
+        return stack;
+    map = mmap(NULL, uvloop_child_stack_guard + UVLOOP_CHILD_STACK_SIZE,
+               PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED)
+        return NULL;
+    if (mprotect(map, uvloop_child_stack_guard, PROT_NONE) != 0 ||
+            pthread_setspecific(uvloop_child_stack_key,
+                                map + uvloop_child_stack_guard) != 0) {
+        munmap(map, uvloop_child_stack_guard + UVLOOP_CHILD_STACK_SIZE);
+        return NULL;
+    }
+    return map + uvloop_child_stack_guard;
+}
+
+static pid_t
+uvloop_clone_vfork(int (*child)(void *arg), void *arg, int *pidfd) {
+    sigset_t all, old;
+    char *stack;
+    pid_t pid;
+    int saved_errno;
+    *pidfd = -1;
+    stack = uvloop_child_stack();
+    if (stack == NULL)
+        return -ENOMEM;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    /* The stack grows down: the child starts at the top of it. */
+    pid = clone(child, stack + UVLOOP_CHILD_STACK_SIZE,
+                CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, pidfd);
+    saved_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return pid < 0 ? -saved_errno : pid;
+}
+
+static int uvloop_spawn_child_of_clone(void *plan) {
+    uvloop_spawn_child((const uvloop_spawn_plan *)plan);
+    return 255;   /* not reached */
+}
+
+pid_t uvloop_spawn_clone(const uvloop_spawn_plan *plan, int *pidfd) {
+    return uvloop_clone_vfork(uvloop_spawn_child_of_clone, (void *)plan, pidfd);
 }
 
 
-static void uvloop_vfork_probe_child(const void *child_ran) {
+static int uvloop_probe_child(void *child_ran) {
     *(volatile int *)child_ran = 1;   /* lands in the parent only if memory is shared */
     _exit(0);
 }
 
-/* Where vfork() is a fork() in disguise the fast spawn would never see a child's exec
- * error in plan->report, so every spawn must take the locked one, whose children
- * report through a pipe. The caller asks once per process. */
-int uvloop_vfork_shares_memory(void) {
+/* Where such a child does not share memory (valgrind makes it a fork()), the fast
+ * spawn would never see a child's exec error in plan->report, so every spawn must take
+ * the locked one, whose children report through a pipe. The caller asks once per
+ * process. */
+int uvloop_fast_spawn_probe(void) {
     volatile int child_ran = 0;
-    pid_t pid = uvloop_vfork(uvloop_vfork_probe_child, (const void *)&child_ran);
+    int pidfd, returncode, reaped;
+    pid_t pid = uvloop_clone_vfork(uvloop_probe_child, (void *)&child_ran, &pidfd);
     if (pid < 0)
         return pid;
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    reaped = uvloop_pidfd_reap(pidfd, 0, &returncode);
+    if (reaped < 0) {
+        /* waitid(P_PIDFD) unknown (Linux 5.3): reap by pid; never fast here. */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    close(pidfd);
+    if (reaped < 0)
+        return reaped;
     return child_ran;
+}
+
+int uvloop_pidfd_open(pid_t pid) {
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : (int)fd;
+}
+
+int uvloop_pidfd_send_signal(int pidfd, int sig) {
+    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+int uvloop_pidfd_reap(int pidfd, int options, int *returncode) {
+    siginfo_t info;
+    int r;
+    memset(&info, 0, sizeof(info));
+    do
+        r = waitid((idtype_t)UVLOOP_P_PIDFD, (id_t)pidfd, &info, WEXITED | options);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return -errno;
+    if (info.si_pid == 0)
+        return 0;    /* WNOHANG: still running */
+    *returncode = info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+    return 1;
+}
+
+#else  /* !UVLOOP_LINUX_SPAWN: the locked spawn with fork() serves every child. */
+
+const int uvloop_fast_spawn_compiled = 0;
+const char *const uvloop_fast_spawn_missing =
+#if UVLOOP_PORTABLE_SPAWN
+    "built with UVLOOP_PORTABLE_SPAWN=1";
+#elif UVLOOP_TSAN_BUILD
+    "a ThreadSanitizer build (it cannot follow a child that shares our memory)";
+#else
+    "not Linux (no clone() with CLONE_PIDFD)";
+#endif
+
+pid_t uvloop_spawn_clone(const uvloop_spawn_plan *plan, int *pidfd) {
+    (void)plan;
+    *pidfd = -1;
+    return -ENOSYS;
+}
+
+int uvloop_fast_spawn_probe(void) {
+    return -ENOSYS;
+}
+
+int uvloop_pidfd_open(pid_t pid) {
+    (void)pid;
+    return -ENOSYS;
+}
+
+int uvloop_pidfd_send_signal(int pidfd, int sig) {
+    (void)pidfd;
+    (void)sig;
+    return -ENOSYS;
+}
+
+int uvloop_pidfd_reap(int pidfd, int options, int *returncode) {
+    (void)pidfd;
+    (void)options;
+    (void)returncode;
+    return -ENOSYS;
+}
+
+#endif  /* UVLOOP_LINUX_SPAWN */
+
+
+/* Children whose exit status someone else took, as seen by uvloop_waitpid() on this
+ * thread (a loop's) and not yet claimed by its loop: libuv calls the exit callbacks
+ * right after its waitpid() calls, so a few slots are enough; were they ever full,
+ * only the warning would be missing. */
+#define UVLOOP_LOST_STATUS_SLOTS 64
+static __thread pid_t uvloop_lost_status[UVLOOP_LOST_STATUS_SLOTS];
+static __thread int uvloop_lost_status_count;
+
+pid_t uvloop_waitpid(pid_t pid, int *status, int options) {
+    pid_t r = waitpid(pid, status, options);
+    if (r < 0 && errno == ECHILD && pid > 0) {
+        /* libuv waits only for its own children: this one was reaped elsewhere. */
+        if (uvloop_lost_status_count < UVLOOP_LOST_STATUS_SLOTS)
+            uvloop_lost_status[uvloop_lost_status_count++] = pid;
+        if (status != NULL)
+            *status = 255 << 8;    /* exited with status 255 (W_EXITCODE(255, 0)) */
+        return pid;
+    }
+    return r;
+}
+
+int uvloop_exit_status_lost(pid_t pid) {
+    int i;
+    for (i = 0; i < uvloop_lost_status_count; i++) {
+        if (uvloop_lost_status[i] == pid) {
+            uvloop_lost_status[i] = uvloop_lost_status[--uvloop_lost_status_count];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+int uvloop_spawn_errpipe(int fds[2]) {
+    int w;
+#if defined(__APPLE__)
+    /* No pipe2() there. */
+    if (pipe(fds) < 0)
+        return -errno;
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0)
+        goto fail;
+#else
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return -errno;
+#endif
+    if (fds[1] < 3) {
+        w = fcntl(fds[1], F_DUPFD_CLOEXEC, 3);
+        if (w < 0)
+            goto fail;
+        close(fds[1]);
+        fds[1] = w;
+    }
+    return 0;
+fail:
+    w = errno;
+    close(fds[0]);
+    close(fds[1]);
+    return -w;
 }
 
 
@@ -306,34 +533,15 @@ pid_t uvloop_fork(void) {
     if (!uvloop_forking.active || !uvloop_forking.allow_vfork ||
             !pthread_equal(uvloop_forking.thread, pthread_self()))
         return fork();
-    pid = uvloop_spawn_vfork(uvloop_forking.plan);
+#if UVLOOP_LINUX_SPAWN
+    pid = uvloop_vfork(uvloop_spawn_child_of_vfork, uvloop_forking.plan);
     if (pid < 0) {
         errno = -pid;
         return -1;
     }
     return pid;
-}
-
-
-/* The fast spawn's exit watch: a pidfd (Linux 5.3+) becomes readable once the child
- * exited, and signals sent through it cannot reach a later process that reuses the pid.
- * Raw system calls: glibc has wrappers only since 2.36. Both return -errno on failure
- * (-ENOSYS where the kernel or the headers lack them). */
-int uvloop_pidfd_open(pid_t pid) {
-#ifdef SYS_pidfd_open
-    long fd = syscall(SYS_pidfd_open, pid, 0);
-    return fd < 0 ? -errno : (int)fd;
 #else
-    return -ENOSYS;
-#endif
-}
-
-int uvloop_pidfd_send_signal(int pidfd, int sig) {
-#ifdef SYS_pidfd_send_signal
-    if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
-        return -errno;
-    return 0;
-#else
-    return -ENOSYS;
+    (void)pid;
+    return fork();
 #endif
 }

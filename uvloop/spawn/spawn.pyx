@@ -9,14 +9,18 @@
 # (uvloop_spawn_child) from the same ChildPlan and raising the same exceptions:
 # - The fast spawn, PidfdProcess, for every child that runs no Python before exec (no
 #   preexec_fn) and keeps our credentials (no user, group, extra_groups): the loop
-#   vfork()s the child itself, outside libuv, without the GIL and without any lock: the
-#   child's plan lives in the spawning thread's own memory, and no process-wide state
-#   is read or written. The loop learns of the exit from the child's pidfd, watched by
-#   a uv_poll_t, and reaps that pid alone. No SIGCHLD handler is involved.
+#   makes the child itself (Linux's clone() with vfork()'s semantics), outside libuv,
+#   without the GIL and without any lock: the child's plan lives in the spawning
+#   thread's own memory, and no process-wide state is read or written. The same
+#   clone() gives the child's pidfd, so the child cannot be gone before we hold it;
+#   the loop learns of the exit from the pidfd, watched by a uv_poll_t, and reaps
+#   through it that child alone. No SIGCHLD handler is involved.
 # - The locked spawn, UVProcess, for the rest: a child that needs a real fork()
-#   (`ChildPlan.needs_fork`), a kernel without pidfd_open or a vfork() that does not
-#   share memory (both found out once, `_fast_spawn_possible()`), or tests forcing it.
+#   (`ChildPlan.needs_fork`), a build without the fast spawn (not Linux, or
+#   UVLOOP_PORTABLE_SPAWN=1), a kernel without pidfds or a vfork() that does not share
+#   memory (both found out once, `_fast_spawn_possible()`), or tests forcing it.
 #   libuv's uv_spawn() inside the spawn critical section (UVProcess._init).
+#   `_spawn_capabilities()` says which path this process gets, and why.
 #
 # The spawn critical section (why it exists: uvloop issue #508). In the locked spawn
 # the child side runs from a pthread_atfork child handler (or libuv's fork(), when it
@@ -43,9 +47,9 @@ cdef object _spawn_lock = threading.Lock()
 # per fork: register ours once (under _spawn_lock).
 cdef bint _atfork_registered = False
 
-# Can the fast spawn work here? It needs pidfds from the kernel (seccomp can also say
-# EPERM) and a vfork() child that shares our memory (not so under ThreadSanitizer or
-# valgrind). Found out once, by the first spawn: 0 not yet known, 1 yes, -1 no. Threads
+# Can the fast spawn work here? It needs a build that has it, pidfds from the kernel
+# (seccomp can also say EPERM) and a vfork()-style child that shares our memory (not so
+# under valgrind). Found out once, by the first spawn: 0 not yet known, 1 yes, -1 no. Threads
 # that race to find out store the same answer.
 cdef int _fast_spawn_state = 0
 
@@ -73,16 +77,55 @@ cdef bint _fast_spawn_possible() noexcept:
 
 cdef int _probe_fast_spawn() noexcept:
     """1 if the fast spawn works here, -1 if it never will, 0 if it cannot be told now."""
-    cdef int fd = uvloop_pidfd_open(getpid())  # our own pid has one wherever any has
-    if fd in (-ENOSYS, -EPERM, -EINVAL):
+    if not uvloop_fast_spawn_compiled:
         return -1
-    if fd < 0:
-        return 0      # EMFILE and such: ask again next time
-    close(fd)
-    cdef int shares = uvloop_vfork_shares_memory()
-    if shares < 0:
-        return 0      # EAGAIN (process limit) and such
-    return 1 if shares else -1
+    cdef int probe = uvloop_fast_spawn_probe()
+    if probe in (-ENOSYS, -EPERM, -EINVAL):
+        return -1     # no pidfds (Linux < 5.4) or refused by seccomp
+    if probe < 0:
+        return 0      # EAGAIN (process limit), EMFILE and such: ask again next time
+    return 1 if probe else -1
+
+
+def _spawn_capabilities():
+    """Which spawn path a child that runs no Python before exec takes in this process,
+    and why (what `python -m uvloop` prints). Runs the fast spawn's probe (one
+    throwaway child) unless this build has no fast spawn. Keys:
+    fast_spawn_compiled: this build has the fast spawn (Linux, not built with
+        UVLOOP_PORTABLE_SPAWN=1);
+    pidfd: the kernel gives pidfds (None: not asked, the build has no fast spawn);
+    vfork_shares_memory: a vfork()-style child shares our memory (None: not known);
+    path: 'fast' or 'locked'; reason: why, in words.
+    preexec_fn, user, group and extra_groups always take the locked path."""
+    info = {'fast_spawn_compiled': bool(uvloop_fast_spawn_compiled), 'pidfd': None,
+            'vfork_shares_memory': None}
+    cdef int fd, probe
+    if not uvloop_fast_spawn_compiled:
+        reason = f'this build has no fast spawn: {uvloop_fast_spawn_missing.decode()}'
+    else:
+        fd = uvloop_pidfd_open(getpid())
+        info['pidfd'] = fd >= 0
+        if fd >= 0:
+            close(fd)
+        probe = uvloop_fast_spawn_probe()
+        if probe >= 0:
+            info['vfork_shares_memory'] = probe == 1
+        if fd < 0:
+            reason = f'no pidfds here: pidfd_open() failed: {os.strerror(-fd)}'
+        elif probe < 0:
+            reason = (f'clone(CLONE_VM|CLONE_VFORK|CLONE_PIDFD) or waitid(P_PIDFD) '
+                      f'failed: {os.strerror(-probe)}')
+        elif probe == 0:
+            reason = ('a vfork()-style child does not share our memory here '
+                      '(valgrind, a sanitizer)')
+        else:
+            reason = 'pidfds, and a vfork()-style child that shares our memory'
+    fast = _fast_spawn_possible() and not _test_locked_only
+    if _test_locked_only:
+        reason = f'UVLOOP_SPAWN_LOCKED=1 (or a test switch) forces the locked spawn; {reason}'
+    info['path'] = 'fast' if fast else 'locked'
+    info['reason'] = reason
+    return info
 
 
 # ----- the locked spawn's state (call with _spawn_lock held) -----------------------------
@@ -146,28 +189,23 @@ cdef _report_preexec_failure(int fd, exc):
             return
 
 
-cdef _make_errpipe():
-    """A close-on-exec pipe whose write end is >= 3 (it must survive the child's dup2
-    onto 0, 1, 2)."""
-    r, w = os.pipe()
-    low = []
-    while w < 3:
-        low.append(w)
-        w = os.dup(w)     # os.dup() returns a close-on-exec fd
-    for fd in low:
-        os.close(fd)
-    return r, w
-
-
 cdef bytes _read_child_report(int fd):
     # EOF arrives when the child exec'd or exited: uv_spawn() already waited for that,
-    # so this does not block (os.read releases the GIL if it ever has to).
+    # so this does not block. C read(), not os.read: nothing for a blocking-call
+    # detector to see (issue 16).
+    cdef char buf[4096]
+    cdef ssize_t n
     chunks = []
     while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
+        with nogil:
+            n = read(fd, buf, sizeof(buf))
+        if n < 0:
+            if errno == EINTR:
+                continue
+            raise_errno()
+        if n == 0:
             return b''.join(chunks)
-        chunks.append(chunk)
+        chunks.append(buf[:n])
 
 
 cdef _child_os_error(ChildPlan child, int errnum, char stage):
@@ -263,8 +301,9 @@ def _fast_spawn_support(value=None):
 
 
 def _vfork_shares_memory():
-    """Run the probe the first spawn runs (one throwaway child)."""
-    return uvloop_vfork_shares_memory()
+    """Run the probe the first spawn runs (one throwaway child): 1 if a child of the
+    fast spawn's kind shares our memory, 0 if not, -errno if it failed."""
+    return uvloop_fast_spawn_probe()
 
 
 def _fork_calls():

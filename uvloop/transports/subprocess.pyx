@@ -366,14 +366,8 @@ cdef tuple _child_stdio(int i, spec, ChildPlan plan, list to_close):
         fd = os.open(os.devnull, os.O_RDWR)
         to_close.append(fd)
         return fd, None
-    if spec == subprocess.STDOUT:
-        if i != 2:
-            raise ValueError('STDOUT can only be used for stderr')
+    if spec == subprocess.STDOUT:     # stderr only (spawn/plan.pyx checked it)
         if plan.plan.stdio[1] != -1:
             return plan.plan.stdio[1], None
         return sys.__stdout__.fileno(), None
-    if isinstance(spec, int):
-        if spec < 0:
-            raise ValueError(f'invalid file descriptor: {spec}')
-        return spec, None
-    return spec.fileno(), None
+    return spec, None                 # an fd >= 0 (spawn/plan.pyx)
