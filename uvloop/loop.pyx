@@ -8,7 +8,9 @@
 #      released around it, so loops in other threads run meanwhile; libuv callbacks
 #      take the GIL back and only queue work (poll events append their Handles);
 #   3. due TimerHandles join the ready queue;
-#   4. the callbacks ready at that point run, in order; later ones wait a round.
+#   4. the callbacks ready at that point run, in order; later ones wait a round;
+#   5. what the TLS transports were given to write during the iteration is encrypted
+#      and sent, many writes as few records (net/tls.pyx).
 
 cimport cython
 from libc.stdint cimport uint64_t
@@ -70,6 +72,8 @@ include "net/connect.pyx"
 include "net/server.pyx"
 include "net/sendfile.pyx"
 include "net/tls.pyx"
+include "net/tls_transport.pyx"
+include "net/tls_start.pyx"
 
 
 cdef _check_callback(callback, str method, bint full):
@@ -148,6 +152,7 @@ cdef class Loop:
         self._threadsafe_queue = []
         self._fd_watches = FdWatches(self)
         self._transports = weakref.WeakValueDictionary()
+        self._tls_flushes = []
         self._handles = set()
         self._signals = SignalHandlers(self)
         self._asyncgens = weakref.WeakSet()
@@ -315,7 +320,7 @@ cdef class Loop:
     cdef _run_once(self):
         cdef uv.uv_run_mode mode
         self._drain_threadsafe_queue()
-        if self._ready_head < len(self._ready) or self._stopping:
+        if self._ready_head < len(self._ready) or self._stopping or self._tls_flushes:
             mode = uv.UV_RUN_NOWAIT
         else:
             mode = uv.UV_RUN_ONCE
@@ -330,6 +335,8 @@ cdef class Loop:
         self._drain_threadsafe_queue()
         self._timers.move_due(self._ready)
         self._run_ready()
+        if self._tls_flushes:
+            _flush_tls_writes(self)
 
     cdef _run_ready(self):
         cdef Handle handle
