@@ -57,6 +57,7 @@ cdef class TLSProtocol:
         bint _app_writing_paused
         Py_ssize_t _conn_lost         # writes dropped after the close
 
+    cdef _call_app_flow_control(self, method, str message)
     cdef _start_handshake(self)
     cdef _do_handshake(self)
     cdef _on_handshake_complete(self, exc)

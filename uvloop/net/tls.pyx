@@ -210,7 +210,16 @@ cdef class TLSProtocol:
             self._call_app_flow_control(self._app_protocol.resume_writing,
                                         'protocol.resume_writing() failed')
 
-    def _call_app_flow_control(self, method, str message):
+    cdef _call_app_flow_control(self, method, str message):
+        # A write() from any context can cross the water marks: the callback still
+        # runs in the stream's context (unless that is the running one already).
+        context = self._transport._context
+        entered = False
+        try:
+            PyContext_Enter(context)
+            entered = True
+        except RuntimeError:
+            pass
         try:
             method()
         except (KeyboardInterrupt, SystemExit):
@@ -222,6 +231,9 @@ cdef class TLSProtocol:
                 'transport': self._app_transport,
                 'protocol': self,
             })
+        finally:
+            if entered:
+                PyContext_Exit(context)
 
     # ----- handshake --------------------------------------------------------------
 
