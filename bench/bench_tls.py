@@ -5,9 +5,15 @@ into bench/build/ on first use), fast enough to keep the server busy.
   tls-echo-1k   echo of 1 KiB messages over --conns connections, one request in
                 flight on each: requests/s and the server's CPU time per request
                 (user + system, from /proc).
-  tls-bulk-64k  the server sends --bulk-mb MiB in 64 KiB transport.write()s,
+  tls-send-64k  the server sends --bulk-mb MiB in 64 KiB transport.write()s,
                 pausing when the transport asks; the client reads it all: MB/s
                 (wall time, from connect to EOF) and the server's CPU per MiB.
+  tls-recv-64k  the client sends --bulk-mb MiB in 64 KiB writes, the server's
+                data_received() counts them and answers one byte at the end: MB/s
+                and the server's CPU per MiB.
+
+CPU time is read from /proc/PID/schedstat (nanoseconds; /proc/PID/stat counts
+10 ms ticks, too coarse for a few seconds of load).
 
 TLS 1.3 with the test certificate in tests/certs (RSA 2048, AES-GCM). See runner.py
 for the common options."""
@@ -79,6 +85,21 @@ class BulkSender(asyncio.Protocol):
             self.transport.close()
 
 
+class BulkReceiver(asyncio.Protocol):
+    """Counts what it receives; answers one byte once `total` came."""
+
+    def __init__(self, total):
+        self.left = total
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.left -= len(data)
+        if self.left <= 0:
+            self.transport.write(b"k")
+
+
 def _serve(new_loop, protocol_factory):
     loop = new_loop()
     server = loop.run_until_complete(loop.create_server(
@@ -91,11 +112,15 @@ def _echo_server(new_loop):
     _serve(new_loop, EchoProtocol)
 
 
-def _bulk_server(new_loop, total):
+def _sending_server(new_loop, total):
     _serve(new_loop, functools.partial(BulkSender, int(total)))
 
 
-WORKLOADS = {"echo": _echo_server, "bulk": _bulk_server}
+def _receiving_server(new_loop, total):
+    _serve(new_loop, functools.partial(BulkReceiver, int(total)))
+
+
+WORKLOADS = {"echo": _echo_server, "send": _sending_server, "receive": _receiving_server}
 
 # --------------------------------------------------------------------------
 # Measurement (parent side)
@@ -123,31 +148,42 @@ def _run_client(mode, port, *args, timeout):
     return json.loads(proc.stdout)
 
 
+def _cpu_seconds(pid):
+    """CPU time of every thread of the process so far, in seconds."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
+
+
 def _measure_echo(loop, args):
     with loop.serve("echo") as (proc, ready):
         port = ready["port"]
         if args.warmup:
             _run_client("echo", port, 1024, args.conns, args.warmup,
                         timeout=args.warmup + 30)
-        cpu_before = runner.process_cpu_seconds(proc.pid)
+        cpu_before = _cpu_seconds(proc.pid)
         result = _run_client("echo", port, 1024, args.conns, args.duration,
                              timeout=args.duration + 30)
-        cpu = runner.process_cpu_seconds(proc.pid) - cpu_before
+        cpu = _cpu_seconds(proc.pid) - cpu_before
     if not result["requests"]:
         raise runner.ChildError("no request completed")
     return {"req/s": result["req/s"], "cpu_us/req": cpu / result["requests"] * 1e6}
 
 
-def _measure_bulk(loop, args):
+def _measure_bulk(workload, client_mode, loop, args):
     total = args.bulk_mb * 1024 * 1024
-    with loop.serve("bulk", str(total)) as (proc, ready):
-        cpu_before = runner.process_cpu_seconds(proc.pid)
-        result = _run_client("bulk", ready["port"], total, timeout=120)
-        cpu = runner.process_cpu_seconds(proc.pid) - cpu_before
+    with loop.serve(workload, str(total)) as (proc, ready):
+        cpu_before = _cpu_seconds(proc.pid)
+        result = _run_client(client_mode, ready["port"], total, timeout=120)
+        cpu = _cpu_seconds(proc.pid) - cpu_before
     return {"MB/s": result["MB/s"], "cpu_ms/MiB": cpu * 1e3 / args.bulk_mb}
 
 
-BENCHMARKS = {"tls-echo-1k": _measure_echo, "tls-bulk-64k": _measure_bulk}
+BENCHMARKS = {"tls-echo-1k": _measure_echo,
+              "tls-send-64k": functools.partial(_measure_bulk, "send", "bulk"),
+              "tls-recv-64k": functools.partial(_measure_bulk, "receive", "upload")}
 
 
 def _add_arguments(parser):

@@ -8,6 +8,9 @@
  *   tlsclient bulk HOST PORT CAFILE NBYTES
  *       reads until the server closes; prints {"bytes": N, "MB/s": R} (wall time
  *       from connect to the end). Fails if fewer than NBYTES came.
+ *   tlsclient upload HOST PORT CAFILE NBYTES
+ *       writes NBYTES in 64 KiB writes, then waits for the server's one-byte
+ *       acknowledgement; prints {"bytes": N, "MB/s": R} (connect to acknowledgement).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -124,9 +127,25 @@ static int bulk(SSL_CTX *ctx, const char *host, int port, long long expected) {
     return 0;
 }
 
+static int upload(SSL_CTX *ctx, const char *host, int port, long long total) {
+    static unsigned char chunk[64 * 1024];
+    unsigned char ack;
+    memset(chunk, 'u', sizeof chunk);
+    double start = now();
+    SSL *ssl = connect_tls(ctx, host, port);
+    for (long long sent = 0; sent < total; sent += sizeof chunk)
+        if (SSL_write(ssl, chunk, sizeof chunk) != (int)sizeof chunk)
+            die("write");
+    if (SSL_read(ssl, &ack, 1) != 1)
+        die("no acknowledgement");
+    double elapsed = now() - start;
+    printf("{\"bytes\": %lld, \"MB/s\": %f}\n", total, total / elapsed / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 5)
-        die("usage: tlsclient echo|bulk HOST PORT CAFILE ...");
+        die("usage: tlsclient echo|bulk|upload HOST PORT CAFILE ...");
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx || SSL_CTX_load_verify_locations(ctx, argv[4], NULL) != 1)
         die("CA file");
@@ -136,5 +155,7 @@ int main(int argc, char **argv) {
         return echo(ctx, argv[2], port, atol(argv[5]), atoi(argv[6]), atof(argv[7]));
     if (strcmp(argv[1], "bulk") == 0 && argc == 6)
         return bulk(ctx, argv[2], port, atoll(argv[5]));
+    if (strcmp(argv[1], "upload") == 0 && argc == 6)
+        return upload(ctx, argv[2], port, atoll(argv[5]));
     die("bad arguments");
 }

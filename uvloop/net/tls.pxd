@@ -43,6 +43,7 @@ cdef class TLSProtocol:
         list _held
         Py_ssize_t _held_size
         bint _close_notify_received
+        bint _input_drained           # the last _decrypt() left nothing to decrypt
         bint _eof_received            # the stream under us reached EOF
         bint _transport_reading_paused
         Py_ssize_t _read_high_water

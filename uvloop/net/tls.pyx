@@ -355,28 +355,36 @@ cdef class TLSProtocol:
         """Decrypt what the incoming BIO holds into bytes appended to `chunks`, until
         `limit` bytes are reached (a batch may pass it): how many. 0 when nothing can
         be decrypted now, or a close_notify came (`_close_notify_received`)."""
-        cdef Py_ssize_t total = 0, batch, n
+        cdef Py_ssize_t total = 0, batch, n, want
+        cdef bint check_tls
         cdef char* base = _loop_recv_buffer(self._loop)
         tls = self._tls
         incoming = self._incoming
         view = self._plain_view
+        self._input_drained = False
         while total < limit and not self._close_notify_received:
             # A batch fills the loop's receive buffer, then becomes one bytes object.
             batch = 0
+            check_tls = True
             while batch < RECV_BUFFER_SIZE:
-                # Without this test each batch would end with the exception the
-                # read of an empty BIO raises, costly on small messages.
-                if not incoming.pending and not tls.pending():
+                # Reading an empty BIO raises an exception, costly on small
+                # messages: stop before, when nothing is left to decrypt. A read
+                # shorter than asked took a whole record, so then OpenSSL holds no
+                # plaintext and only the BIO needs a look.
+                if not incoming.pending and not (check_tls and tls.pending()):
+                    self._input_drained = True
                     break
+                want = RECV_BUFFER_SIZE - batch
                 try:
-                    n = tls.read(RECV_BUFFER_SIZE - batch,
-                                 view[batch:] if batch else view)
+                    n = tls.read(want, view[batch:] if batch else view)
                 except (SSLWantReadError, SSLSyscallError):
+                    self._input_drained = True
                     break
                 if n == 0:
                     self._close_notify_received = True
                     break
                 batch += n
+                check_tls = n == want
             if batch == 0:
                 break
             chunks.append(PyBytes_FromStringAndSize(base, batch))
@@ -400,6 +408,8 @@ cdef class TLSProtocol:
                     if not self._decrypt(chunks, 1):
                         break
                     self._deliver_data(chunks.pop())
+                    if self._input_drained:
+                        break
         if self._state != TLS_WRAPPED:
             return
         if not self._can_deliver():
