@@ -361,12 +361,17 @@ def test_slow_openssl_reader_pauses_our_writes(loop):
         server = await loop.create_server(lambda: protocol, '127.0.0.1', 0,
                                           ssl=server_context())
         client = await openssl_client(server.sockets[0].getsockname()[1])
-        await asyncio.sleep(0.5)
+        for _ in range(1000):
+            if protocol.events:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
         paused_while_unread = list(protocol.events)
         buffered = protocol.transport.get_write_buffer_size()
         received = await client.stdout.readexactly(len(payload))
-        client.stdin.close()
+        # s_client answers our close_notify with its own, then exits.
         exc = await asyncio.wait_for(protocol.lost, 10)
+        client.stdin.close()
         await client.wait()
         server.close()
         await server.wait_closed()

@@ -689,13 +689,17 @@ cdef class TLSProtocol:
             self._transport._force_close(TimeoutError('SSL shutdown timed out'))
 
     cdef _do_shutdown(self):
+        if self._eof_received:
+            # The peer closed its side: our close_notify would go nowhere (and a
+            # write to a closed socket fails), nothing more will come.
+            self._on_shutdown_complete(
+                _application_data_after_close_notify()
+                if self._close_notify_received and self._incoming.pending else None)
+            return
         try:
             self._tls.shutdown()
         except (SSLWantReadError, SSLSyscallError):
             self._flush_outgoing()
-            if self._eof_received:
-                # The peer is gone without its close_notify: nothing more will come.
-                self._on_shutdown_complete(None)
             return
         except SSLError as exc:
             self._flush_outgoing()
