@@ -26,6 +26,10 @@ cdef class TLSProtocol:
         object _sslcontext
         object _sslobj                # ssl.SSLObject, handed out as 'ssl_object'
         object _tls                   # its C object (_ssl._SSLSocket): the hot calls
+        object _tls_read              # bound methods of the hot calls
+        object _tls_write
+        object _incoming_write
+        object _outgoing_read
         object _incoming              # ssl.MemoryBIO: ciphertext from the peer
         object _outgoing              # ssl.MemoryBIO: ciphertext for the peer
         object _plain_view            # memoryview of the loop's receive buffer

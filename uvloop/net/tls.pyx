@@ -31,7 +31,11 @@
 #   (APPLICATION_DATA_AFTER_CLOSE_NOTIFY) given to connection_lost().
 # - Every callback of the app protocol runs in the stream's context.
 # - The hot calls go to the SSLObject's C object (`ssl.SSLObject._sslobj`, the same on
-#   CPython 3.11 to 3.13): SSLObject's methods are Python wrappers around it.
+#   CPython 3.11 to 3.13): SSLObject's methods are Python wrappers around it. Their
+#   bound methods are kept, so a call costs no attribute lookup.
+# - What this layer uses of the stream beyond the transport API (stream.pxd):
+#   `_context` (its callbacks' context), `_protocol_paused`, `_queued_bytes()`, and
+#   `_write()`/`_drop_write()` (write() without the checks that cannot fail here).
 
 from cpython.bytes cimport PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.memoryview cimport PyMemoryView_FromMemory
@@ -111,6 +115,10 @@ cdef TLSProtocol _new_tls_protocol(Loop loop, app_protocol, ssl, waiter,
         server_hostname=server_hostname if server_hostname and not server_side
         else None)
     self._tls = self._sslobj._sslobj
+    self._tls_read = self._tls.read
+    self._tls_write = self._tls.write
+    self._incoming_write = self._incoming.write
+    self._outgoing_read = self._outgoing.read
     self._plain_view = PyMemoryView_FromMemory(_loop_recv_buffer(loop),
                                                RECV_BUFFER_SIZE, PyBUF_WRITE)
     self._read_high_water, self._read_low_water = _flow_control_limits(
@@ -181,7 +189,7 @@ cdef class TLSProtocol:
             app_protocol.connection_lost(exc)
 
     def data_received(self, data):
-        self._incoming.write(data)
+        self._incoming_write(data)
         self._process_incoming()
 
     def eof_received(self):
@@ -359,6 +367,7 @@ cdef class TLSProtocol:
         cdef bint check_tls
         cdef char* base = _loop_recv_buffer(self._loop)
         tls = self._tls
+        tls_read = self._tls_read
         incoming = self._incoming
         view = self._plain_view
         self._input_drained = False
@@ -376,7 +385,7 @@ cdef class TLSProtocol:
                     break
                 want = RECV_BUFFER_SIZE - batch
                 try:
-                    n = tls.read(want, view[batch:] if batch else view)
+                    n = tls_read(want, view[batch:] if batch else view)
                 except (SSLWantReadError, SSLSyscallError):
                     self._input_drained = True
                     break
@@ -632,7 +641,7 @@ cdef class TLSProtocol:
             return
         data = self._backlog[0] if len(self._backlog) == 1 else b''.join(self._backlog)
         try:
-            n = self._tls.write(data)
+            n = self._tls_write(data)
         except SSLWantReadError:
             # TLS 1.2 renegotiation: the write waits for the peer's next records.
             self._backlog = [data]
@@ -647,8 +656,14 @@ cdef class TLSProtocol:
             self._backlog_size = 0
 
     cdef _flush_outgoing(self):
-        if self._outgoing.pending:
-            self._transport.write(self._outgoing.read())
+        cdef UVStream stream = self._transport
+        data = self._outgoing_read()
+        if not data:
+            return
+        if stream._conn_lost or not stream.is_open():
+            stream._drop_write()
+        else:
+            stream._write(data)
 
     cdef Py_ssize_t _write_buffer_size(self):
         if self._transport is None:
