@@ -215,3 +215,33 @@ def test_sendfile_argument_errors(loop, data_file):
         await finish(server, transport, proto)
 
     run(loop, main())
+
+
+def test_native_sendfile_makes_no_os_module_call(uvloop_loop, data_file, monkeypatch):
+    # Blocking-call detectors (blockbuster) patch os functions and flag any call on
+    # the loop's thread; our sendfile path calls the kernel from C, so it is never
+    # flagged. (asyncio calls os.sendfile.)
+    loop = uvloop_loop
+    calls = []
+
+    def recording(name, original):
+        def function(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+        return function
+
+    async def main():
+        server, receiver, transport, proto = await connected_pair(loop)
+        with monkeypatch.context() as patch:
+            for name in ('sendfile', 'fstat', 'stat', 'lseek', 'read'):
+                patch.setattr(os, name, recording(name, getattr(os, name)))
+            sent = await loop.sendfile(transport, data_file, offset=10,
+                                       count=len(DATA) - 10, fallback=False)
+        received = await receiver.received(len(DATA) - 10)
+        await finish(server, transport, proto)
+        return sent, received
+
+    sent, received = run(loop, main())
+    assert calls == []
+    assert sent == len(DATA) - 10 and received == DATA[10:]
+    assert data_file.tell() == len(DATA)

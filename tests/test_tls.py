@@ -278,3 +278,27 @@ def test_failed_handshakes_leak_no_fds(loop, server_context):
 
     before, after = loop.run_until_complete(main())
     assert after == before
+
+
+def test_tls_does_not_use_asyncios_sslproto(uvloop_loop, server_context,
+                                            client_context, monkeypatch):
+    # Our TLS layer is our own: asyncio's SSLProtocol is never made.
+    import asyncio.sslproto
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('asyncio.sslproto.SSLProtocol was used')
+
+    monkeypatch.setattr(asyncio.sslproto.SSLProtocol, '__init__', refuse)
+    loop = uvloop_loop
+
+    async def main():
+        server = await loop.create_server(EchoProtocol, '127.0.0.1', 0,
+                                          ssl=server_context)
+        transport, protocol = await loop.create_connection(
+            lambda: RecordingProtocol(loop), *server.sockets[0].getsockname(),
+            ssl=client_context, server_hostname='localhost')
+        await assert_echoed_then_close(transport, protocol, b'own tls')
+        server.close()
+        await server.wait_closed()
+
+    loop.run_until_complete(main())

@@ -12,7 +12,9 @@
 # Private attributes we touch, not resolvable at import: Task._source_traceback
 # (dropped frame of create_task, as asyncio does), Future._log_destroy_pending
 # (run_until_complete's own task), Handle._source_traceback (read by
-# default_exception_handler on our Handle).
+# default_exception_handler on our Handle), StreamReaderProtocol._stream_reader and
+# StreamReader._buffer (start_tls() takes the bytes a reader holds unread: see
+# net/tls_start.pyx).
 
 from asyncio import base_events as _base_events
 from asyncio import constants as _constants
@@ -20,7 +22,6 @@ from asyncio import coroutines as _coroutines
 from asyncio import events as _events
 from asyncio import format_helpers as _format_helpers
 from asyncio import futures as _futures
-from asyncio import sslproto as _sslproto
 from asyncio import staggered as _staggered
 from asyncio import trsock as _trsock
 from asyncio.log import logger as aio_logger
@@ -48,8 +49,13 @@ cdef object aio_set_reuseport = _base_events._set_reuseport
 cdef object aio_HAS_IPv6 = _base_events._HAS_IPv6
 # Happy Eyeballs.
 cdef object aio_staggered_race = _staggered.staggered_race
-# TLS as asyncio does it (net/tls.pyx).
-cdef object aio_SSLProtocol = _sslproto.SSLProtocol
+# TLS defaults (net/tls.pyx): timeouts in seconds, water marks in KiB.
+cdef object aio_SSL_HANDSHAKE_TIMEOUT = _constants.SSL_HANDSHAKE_TIMEOUT
+cdef object aio_SSL_SHUTDOWN_TIMEOUT = _constants.SSL_SHUTDOWN_TIMEOUT
+cdef object aio_FLOW_CONTROL_HIGH_WATER_SSL_READ = \
+    _constants.FLOW_CONTROL_HIGH_WATER_SSL_READ
+cdef object aio_FLOW_CONTROL_HIGH_WATER_SSL_WRITE = \
+    _constants.FLOW_CONTROL_HIGH_WATER_SSL_WRITE
 
 # Unbound BaseEventLoop methods.
 # Uses loop.getaddrinfo().

@@ -33,6 +33,7 @@ include "transports/unix.pxd"
 include "transports/pipe.pxd"
 include "transports/udp.pxd"
 include "net/listener.pxd"
+include "net/tls.pxd"
 
 
 cdef class Loop:
@@ -70,6 +71,9 @@ cdef class Loop:
         object _transports
         # Where every stream and datagram read lands (transports/transport.pyx).
         bytearray _recv_buffer
+        # TLS transports written to during this iteration: their writes are encrypted
+        # together at its end (net/tls.pyx).
+        list _tls_flushes
 
         # Every open UVHandle: the loop owns them until their close callback ran.
         set _handles

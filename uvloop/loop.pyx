@@ -10,7 +10,9 @@
 #      once, and poll events append their Handles;
 #      then Python-level signal handlers run (main thread), their errors propagating;
 #   3. due TimerHandles join the ready queue;
-#   4. the callbacks ready at that point run, in order; later ones wait a round.
+#   4. the callbacks ready at that point run, in order; later ones wait a round;
+#   5. what the TLS transports were given to write during the iteration is encrypted
+#      and sent, many writes as few records (net/tls.pyx).
 
 cimport cython
 from libc.stdint cimport uint64_t
@@ -74,6 +76,8 @@ include "net/listener.pyx"
 include "net/server.pyx"
 include "net/sendfile.pyx"
 include "net/tls.pyx"
+include "net/tls_transport.pyx"
+include "net/tls_start.pyx"
 
 
 cdef _check_callback(callback, str method, bint full):
@@ -150,6 +154,7 @@ cdef class Loop:
         self._fd_watches = FdWatches(self)
         self._future_kwargs = {'loop': self}
         self._transports = weakref.WeakValueDictionary()
+        self._tls_flushes = []
         self._handles = set()
         self._signals = SignalHandlers(self)
         self._asyncgens = weakref.WeakSet()
@@ -320,7 +325,7 @@ cdef class Loop:
     cdef _run_once(self):
         cdef uv.uv_run_mode mode
         self._drain_threadsafe_queue()
-        if self._ready_head < len(self._ready) or self._stopping:
+        if self._ready_head < len(self._ready) or self._stopping or self._tls_flushes:
             mode = uv.UV_RUN_NOWAIT
         else:
             mode = uv.UV_RUN_ONCE
@@ -347,6 +352,8 @@ cdef class Loop:
         self._drain_threadsafe_queue()
         self._timers.move_due(self._ready)
         self._run_ready()
+        if self._tls_flushes:
+            _flush_tls_writes(self)
 
     cdef inline _let_other_threads_run(self):
         # A loop that never blocks (or only with a 0 ms timeout) and whose callbacks

@@ -1,7 +1,7 @@
 # The few system headers the loop needs beyond libuv. Declarations only.
 
 from libc.stdint cimport uint16_t, uint32_t
-from posix.types cimport pid_t
+from posix.types cimport off_t, pid_t
 
 
 cdef extern from "sys/socket.h" nogil:
@@ -77,6 +77,10 @@ cdef extern from "unistd.h" nogil:
     int close(int fd)
     pid_t getpid()
     ssize_t read(int fd, void* buf, size_t count)
+
+
+cdef extern from "sys/sendfile.h" nogil:
+    ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count)
 
 
 cdef extern from "fcntl.h" nogil:

@@ -114,20 +114,22 @@ async def _open_stream_transport(
         server_hostname, bint server_side, handshake_timeout, shutdown_timeout):
     """(transport, protocol) over the connected socket `sock`, once the protocol
     is connected (after the TLS handshake, with `ssl`)."""
+    cdef TLSProtocol tls_protocol = None
     sock.setblocking(False)
+    waiter = loop.create_future()
     try:
         protocol = protocol_factory()
+        if ssl:
+            # The TLS layer sets the waiter once the handshake is done.
+            tls_protocol = _new_tls_protocol(
+                loop, protocol, ssl, waiter, server_side, server_hostname,
+                handshake_timeout, shutdown_timeout)
     except BaseException:
         if not users_socket:
             sock.close()
         raise
-    waiter = loop.create_future()
     cdef UVStream transport = _new_socket_transport(loop, sock, users_socket)
-    if ssl:
-        # The TLS protocol sets the waiter once the handshake is done.
-        tls_protocol = _new_tls_protocol(
-            loop, protocol, ssl, waiter, server_side, server_hostname,
-            handshake_timeout, shutdown_timeout)
+    if tls_protocol is not None:
         transport._start(tls_protocol, None, None)
         user_transport = tls_protocol._app_transport
     else:

@@ -3,11 +3,17 @@
 # writing the chunks.
 #
 # Needs: UVStream (transports/stream.pyx), _sock_wait (net/sock.pyx).
+#
+# The kernel calls (sendfile, fstat, lseek) are made from C, not through `os`: they do
+# not block, and tools that flag blocking calls on the loop's thread by patching `os`
+# must not see them.
+
+from posix.stat cimport fstat, struct_stat
+from posix.unistd cimport lseek, SEEK_SET
 
 import asyncio
 import functools
 import io as io_module
-import os
 
 
 async def _sendfile(Loop loop, transport, file, offset, count, bint fallback):
@@ -28,20 +34,26 @@ async def _sendfile(Loop loop, transport, file, offset, count, bint fallback):
     return await _sendfile_fallback(loop, transport, file, offset, count)
 
 
+cdef bint _is_writing_paused(transport):
+    """Whether the transport told its protocol to pause writing: ours, our TLS
+    transports' and asyncio's transports all keep it as `_protocol_paused`."""
+    if isinstance(transport, UVStream):
+        return (<UVStream>transport)._protocol_paused
+    return bool(getattr(transport, '_protocol_paused', False))
+
+
 class _SendfileFallbackProtocol(asyncio.Protocol):
     """Stands in for the transport's protocol while loop.sendfile() writes the file
     with plain writes: reading is paused, drain() waits while writing is paused, and
-    a lost connection reaches the real protocol too. restore() puts things back."""
+    a lost connection reaches the real protocol too. restore() puts things back.
+    Any transport will do: only its public methods are used."""
 
-    def __init__(self, transport):
-        if not isinstance(transport, UVStream):
-            raise TypeError("transport should be _FlowControlMixin instance")
-        cdef UVStream stream = transport
+    def __init__(self, Loop loop, transport):
         self._transport = transport
-        self._loop = stream._loop
+        self._loop = loop
         self._protocol = transport.get_protocol()
         self._resume_reading = transport.is_reading()
-        self._writing_was_paused = stream._protocol_paused
+        self._writing_was_paused = _is_writing_paused(transport)
         self._write_ready = None
         transport.pause_reading()
         transport.set_protocol(self)
@@ -98,7 +110,7 @@ async def _sendfile_fallback(Loop loop, transport, file, offset, count):
     chunk = min(count, 16384) if count else 16384
     buffer = bytearray(chunk)
     sent = 0
-    stand_in = _SendfileFallbackProtocol(transport)
+    stand_in = _SendfileFallbackProtocol(loop, transport)
     try:
         while not count or sent < count:
             if count:
@@ -139,10 +151,10 @@ async def _sendfile_native(Loop loop, UVStream transport, file, offset, count):
 
 
 cdef class _SendFile:
-    """sock_sendfile's operation: os.sendfile() until count bytes or EOF."""
+    """sock_sendfile's operation: sendfile(2) until count bytes or EOF."""
     cdef object sock
     cdef int fileno
-    cdef readonly object offset
+    cdef off_t _offset
     cdef object count
     cdef object blocksize
     cdef readonly object total_sent
@@ -150,57 +162,58 @@ cdef class _SendFile:
     def __cinit__(self, sock, int fileno, offset, count, blocksize):
         self.sock = sock
         self.fileno = fileno
-        self.offset = offset
+        self._offset = offset
         self.count = count
         self.blocksize = blocksize
         self.total_sent = 0
 
     def __call__(self):
+        cdef ssize_t sent
+        cdef size_t size
+        cdef int err
         while True:
             blocksize = self.blocksize
             if self.count:
                 blocksize = self.count - self.total_sent
                 if blocksize <= 0:
                     return self.total_sent
-            try:
-                sent = os.sendfile(self.sock.fileno(), self.fileno, self.offset,
-                                   blocksize)
-            except (BlockingIOError, InterruptedError):
-                raise BlockingIOError
-            except OSError as exc:
+            size = blocksize
+            sent = sendfile(self.sock.fileno(), self.fileno, &self._offset, size)
+            if sent < 0:
+                err = errno
+                if err == EAGAIN or err == EINTR:
+                    raise BlockingIOError
+                exc = OSError(err, os_strerror(err))
                 if self.total_sent == 0:
                     # Not a regular (mmap-able) file, or sendfile() refused this
                     # socket: the caller falls back to plain sends.
                     raise asyncio.SendfileNotAvailableError(
                         "os.sendfile call failed") from exc
-                if exc.errno == ENOTCONN and type(exc) is not ConnectionError:
+                if err == ENOTCONN:
                     raise ConnectionError("socket is not connected",
                                           ENOTCONN) from exc
-                raise
+                raise exc
             if sent == 0:
                 return self.total_sent
-            self.offset += sent
             self.total_sent += sent
-
-
 
 
 def _update_file_position(_SendFile sender, fut):
     # The file position ends after the last byte sent, as with asyncio.
     if sender.total_sent > 0:
-        os.lseek(sender.fileno, sender.offset, os.SEEK_SET)
+        if lseek(sender.fileno, sender._offset, SEEK_SET) < 0:
+            raise_errno()
 
 
 async def _sock_sendfile_native(Loop loop, sock, file, offset, count):
+    cdef struct_stat st
     try:
         fileno = file.fileno()
     except (AttributeError, io_module.UnsupportedOperation):
         raise asyncio.SendfileNotAvailableError("not a regular file")
-    try:
-        fsize = os.fstat(fileno).st_size
-    except OSError:
+    if fstat(fileno, &st) < 0:
         raise asyncio.SendfileNotAvailableError("not a regular file")
-    blocksize = count if count else fsize
+    blocksize = count if count else st.st_size
     if not blocksize:
         return 0
     sender = _SendFile(sock, fileno, offset, count, blocksize)
