@@ -1091,8 +1091,10 @@ cdef class Loop:
 
 
 def libuv_get_loop_t_ptr(loop):
-    """A PyCapsule holding the loop's uv_loop_t* (for C libraries)."""
+    """A PyCapsule holding the loop's uv_loop_t* (for C libraries); unnamed, as
+    upstream's, so C code written for it finds the pointer."""
     cdef Loop uvl = <Loop?>loop
+    uvl._check_closed()
     return PyCapsule_New(<void*>uvl.uvloop, NULL, NULL)
 
 
