@@ -52,6 +52,7 @@ include "handles/timer.pyx"
 include "handles/async_.pyx"
 include "handles/poll.pyx"
 include "handles/process.pyx"
+include "handles/fs_event.pyx"
 include "timers.pyx"
 include "fd_watches.pyx"
 include "signals.pyx"
@@ -744,6 +745,18 @@ cdef class Loop:
         """Remove the handler of `sig`; True if there was one."""
         self._check_signal(sig)
         return self._signals.remove(sig)
+
+    # ----- filesystem watching (handles/fs_event.pyx) ------------------------------
+
+    def _monitor_fs(self, path, callback):
+        """Upstream uvloop's file watch: callback(filename, FileSystemEvent) runs on
+        each change to the file or directory at `path`, until cancel() on the
+        returned handle."""
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+        _check_callback(callback, '_monitor_fs', self._debug)
+        return UVFSEvent.new(self, path, callback)
 
     # ----- DNS --------------------------------------------------------------------
 
