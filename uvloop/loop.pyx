@@ -773,27 +773,33 @@ cdef class Loop:
 
     async def sock_recv(self, sock, n):
         """Receive up to n bytes from a non-blocking socket."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recv, (n,))
 
     async def sock_recv_into(self, sock, buf):
         """Receive into buf; returns the number of bytes received."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recv_into, (buf,))
 
     async def sock_recvfrom(self, sock, bufsize):
         """Receive a datagram: (bytes, address)."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recvfrom, (bufsize,))
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         """Receive a datagram into buf: (nbytes, address)."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recvfrom_into,
                                    (buf, nbytes or len(buf)))
 
     async def sock_sendall(self, sock, data):
         """Send all of data; returns None once the kernel took every byte."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, True, _SendAll(sock, data, 0), ())
 
     async def sock_sendto(self, sock, data, address):
         """Send a datagram to address; returns the number of bytes sent."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, True, sock.sendto, (data, 0, address))
 
     async def sock_connect(self, sock, address):
@@ -813,6 +819,7 @@ cdef class Loop:
 
     async def sock_accept(self, sock):
         """Accept a connection: (non-blocking socket, address)."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, _accept_nonblocking, (sock,))
 
     async def sock_sendfile(self, sock, file, offset=0, count=None, *,
