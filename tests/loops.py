@@ -53,3 +53,14 @@ def assert_no_leaks(before):
     for name in LIVE_COUNTERS:
         assert after[name] == before[name], (
             f'{name}: {before[name]} before, {after[name]} after')
+
+
+def run_until(loop, condition, timeout=5.0):
+    """Run `loop` until condition() holds, polling it from a task; fail after
+    `timeout` seconds."""
+    async def wait():
+        deadline = loop.time() + timeout
+        while not condition():
+            assert loop.time() < deadline, 'condition never held'
+            await asyncio.sleep(0.002)
+    loop.run_until_complete(wait())

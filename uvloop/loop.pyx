@@ -56,6 +56,7 @@ include "handles/timer.pyx"
 include "handles/async_.pyx"
 include "handles/poll.pyx"
 include "handles/process.pyx"
+include "handles/fs_event.pyx"
 include "timers.pyx"
 include "fd_watches.pyx"
 include "signals.pyx"
@@ -772,6 +773,18 @@ cdef class Loop:
         self._check_signal(sig)
         return self._signals.remove(sig)
 
+    # ----- filesystem watching (handles/fs_event.pyx) ------------------------------
+
+    def _monitor_fs(self, path, callback):
+        """Upstream uvloop's file watch: callback(filename, FileSystemEvent) runs on
+        each change to the file or directory at `path`, until cancel() on the
+        returned handle."""
+        self._check_closed()
+        if self._debug:
+            self._check_thread()
+        _check_callback(callback, '_monitor_fs', self._debug)
+        return UVFSEvent.new(self, path, callback)
+
     # ----- DNS --------------------------------------------------------------------
 
     async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
@@ -787,27 +800,33 @@ cdef class Loop:
 
     async def sock_recv(self, sock, n):
         """Receive up to n bytes from a non-blocking socket."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recv, (n,))
 
     async def sock_recv_into(self, sock, buf):
         """Receive into buf; returns the number of bytes received."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recv_into, (buf,))
 
     async def sock_recvfrom(self, sock, bufsize):
         """Receive a datagram: (bytes, address)."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recvfrom, (bufsize,))
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         """Receive a datagram into buf: (nbytes, address)."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, sock.recvfrom_into,
                                    (buf, nbytes or len(buf)))
 
     async def sock_sendall(self, sock, data):
         """Send all of data; returns None once the kernel took every byte."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, True, _SendAll(sock, data, 0), ())
 
     async def sock_sendto(self, sock, data, address):
         """Send a datagram to address; returns the number of bytes sent."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, True, sock.sendto, (data, 0, address))
 
     async def sock_connect(self, sock, address):
@@ -827,6 +846,7 @@ cdef class Loop:
 
     async def sock_accept(self, sock):
         """Accept a connection: (non-blocking socket, address)."""
+        _check_socket(self, sock)
         return await _sock_io(self, sock, False, _accept_nonblocking, (sock,))
 
     async def sock_sendfile(self, sock, file, offset=0, count=None, *,
@@ -1118,8 +1138,10 @@ cdef class Loop:
 
 
 def libuv_get_loop_t_ptr(loop):
-    """A PyCapsule holding the loop's uv_loop_t* (for C libraries)."""
+    """A PyCapsule holding the loop's uv_loop_t* (for C libraries); unnamed, as
+    upstream's, so C code written for it finds the pointer."""
     cdef Loop uvl = <Loop?>loop
+    uvl._check_closed()
     return PyCapsule_New(<void*>uvl.uvloop, NULL, NULL)
 
 

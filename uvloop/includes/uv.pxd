@@ -74,6 +74,10 @@ cdef extern from "uv.h" nogil:
         uv_loop_t* loop
         int pid
 
+    ctypedef struct uv_fs_event_t:
+        void* data
+        uv_loop_t* loop
+
     ctypedef struct uv_shutdown_t:
         void* data
         uv_stream_t* handle
@@ -113,6 +117,8 @@ cdef extern from "uv.h":
                                     unsigned flags) noexcept
     ctypedef void (*uv_exit_cb)(uv_process_t*, int64_t exit_status,
                                 int term_signal) noexcept
+    ctypedef void (*uv_fs_event_cb)(uv_fs_event_t* handle, const char* filename,
+                                    int events, int status) noexcept
 
 
 cdef extern from "uv.h" nogil:
@@ -147,6 +153,14 @@ cdef extern from "uv.h" nogil:
     int uv_poll_init(uv_loop_t* loop, uv_poll_t* handle, int fd)
     int uv_poll_start(uv_poll_t* handle, int events, uv_poll_cb cb)
     int uv_poll_stop(uv_poll_t* handle)
+
+    # Filesystem events
+    enum uv_fs_event:
+        UV_RENAME = 1,
+        UV_CHANGE = 2
+    int uv_fs_event_init(uv_loop_t* loop, uv_fs_event_t* handle)
+    int uv_fs_event_start(uv_fs_event_t* handle, uv_fs_event_cb cb, const char* path,
+                          unsigned int flags)
 
     # Streams
     int uv_listen(uv_stream_t* stream, int backlog, uv_connection_cb cb)

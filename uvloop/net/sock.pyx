@@ -16,8 +16,8 @@ import socket as socket_module
 
 async def _sock_io(Loop loop, sock, bint for_write, operation, tuple args):
     """operation(*args) at once if the socket is ready, else each time it is
-    ready until it no longer raises BlockingIOError."""
-    _check_socket(loop, sock)
+    ready until it no longer raises BlockingIOError. The caller ran
+    _check_socket() first, before reading anything from the socket, as asyncio."""
     try:
         return operation(*args)
     except (BlockingIOError, InterruptedError):
@@ -75,6 +75,9 @@ cdef class _SockWait(FdWaiter):
 
 
 def _accept_nonblocking(sock):
+    # asyncio reads the fd before accepting: an object that is no socket fails on
+    # fileno there, so here too.
+    sock.fileno()
     conn, address = sock.accept()
     conn.setblocking(False)
     return conn, address
