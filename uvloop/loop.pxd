@@ -96,6 +96,7 @@ cdef class Loop:
         object _coroutine_origin_tracking_saved_depth
 
         SignalHandlers _signals
+        bint _signals_arrived         # the signal wakeup fd was readable this uv_run()
 
         # The process being spawned by this loop, while uv_spawn() runs: a spawn
         # started while it is set is re-entrant (see handles/process.pyx).

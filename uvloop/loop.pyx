@@ -324,14 +324,18 @@ cdef class Loop:
                              convert_error(err))
 
     cdef _run_once(self):
+        # The empty cases are tested here, inline: most iterations of a busy server
+        # have no timer due, nothing from other threads, no new fd watch.
         cdef uv.uv_run_mode mode
-        self._drain_threadsafe_queue()
+        if uvloop_atomic_load_int(&self._threadsafe_pending):
+            self._drain_threadsafe_queue()
         if self._ready_head < len(self._ready) or self._stopping or self._tls_flushes:
             mode = uv.UV_RUN_NOWAIT
         else:
             mode = uv.UV_RUN_ONCE
             self._timers.arm_wakeup()
-        self._fd_watches.verify()
+        if self._fd_watches._to_verify:
+            self._fd_watches.verify()
         # libuv's callbacks run holding the GIL; the wait itself releases it
         # (loop_wait.h).
         if mode == uv.UV_RUN_ONCE and not UVLOOP_WRAPPED_POLL:
@@ -344,15 +348,20 @@ cdef class Loop:
             exc = self._pending_exception
             self._pending_exception = None
             raise exc
-        if self._signals.wakeup_installed:
+        if self._signals_arrived:
             # Python-level signal handlers (main thread only) run here, before any
             # callback, so what they raise ends run_forever as on asyncio's loop (its
             # select() runs them); inside a callback's own code it would be that
-            # callback's error. Every iteration: a busy loop needs it most.
+            # callback's error. Python's C handler wrote to our wakeup fd, whose
+            # poll event set the flag in this uv_run() (signals.pyx).
+            self._signals_arrived = False
             PyErr_CheckSignals()
-        self._drain_threadsafe_queue()
-        self._timers.move_due(self._ready)
-        self._run_ready()
+        if uvloop_atomic_load_int(&self._threadsafe_pending):
+            self._drain_threadsafe_queue()
+        if self._timers._heap:
+            self._timers.move_due(self._ready)
+        if self._ready_head < len(self._ready):
+            self._run_ready()
         if self._tls_flushes:
             _flush_tls_writes(self)
 

@@ -4,6 +4,7 @@ cdef class SignalHandlers:
         dict _handlers                # signal number -> Handle
         # Python's wakeup fd writes signal numbers into _wakeup_w.
         object _wakeup_r
+        UVPoll _wakeup_poll           # watches _wakeup_r while installed
         object _wakeup_w
         object _saved_wakeup_fd
         readonly bint wakeup_installed

@@ -2,7 +2,7 @@
 # fd that lets Python-level signal handlers (KeyboardInterrupt, asyncio.Runner's SIGINT
 # handler) run while the loop sleeps in uv_run().
 #
-# Needs: FdWatches (fd_watches.pyx), Handle (callbacks.pyx).
+# Needs: UVPoll (handles/poll.pyx), Handle (callbacks.pyx).
 #
 # Python's C signal handler only sets a flag and writes the signal number to the
 # wakeup fd; while this thread sleeps in uv_run() nothing would run the Python-level
@@ -55,15 +55,20 @@ cdef class SignalHandlers:
             # Not the main interpreter, or the fd cannot be used: run without it.
             return
         self.wakeup_installed = True
-        reader = _WakeupHandle(self._read_wakeups, (), self._loop, None)
-        self._loop._fd_watches.watch(self._wakeup_r.fileno(), False, reader)
+        # Our own poll, not an fd watch of the user's registry: the socket is ours
+        # and stays open, and its event tells the loop that signals arrived.
+        self._wakeup_poll = UVPoll.new(self._loop, self._wakeup_r.fileno(), True)
+        self._wakeup_poll.signal_wakeup = True
+        self._wakeup_poll.set_handle(
+            False, _WakeupHandle(self._read_wakeups, (), self._loop, None))
 
     cdef uninstall_wakeup(self):
         # Signal handlers added with add_signal_handler keep the wakeup fd, as in
         # asyncio, so their signals are still delivered at the next run.
         if not self.wakeup_installed or self._handlers:
             return
-        self._loop._fd_watches.unwatch(self._wakeup_r.fileno(), False)
+        UVHandle.close(self._wakeup_poll)
+        self._wakeup_poll = None
         try:
             signal_module.set_wakeup_fd(self._saved_wakeup_fd)
         except (ValueError, OSError):

@@ -19,6 +19,8 @@ cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
         # An error is reported to both sides, as selectors report EPOLLERR.
         events = uv.UV_READABLE | uv.UV_WRITABLE
     if events & uv.UV_READABLE and poll.reader is not None:
+        if poll.signal_wakeup:
+            poll._loop._signals_arrived = True
         poll._loop._append_ready(poll.reader)
     if events & uv.UV_WRITABLE and poll.writer is not None:
         poll._loop._append_ready(poll.writer)

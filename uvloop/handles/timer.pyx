@@ -22,6 +22,10 @@ cdef class UVTimer(UVHandle):
 
     cdef start(self, uint64_t timeout_ms):
         uv.uv_timer_start(<uv.uv_timer_t*>self._handle, _on_timer_fired, timeout_ms, 0)
+        self._armed = True
 
     cdef stop(self):
-        uv.uv_timer_stop(<uv.uv_timer_t*>self._handle)
+        # Most iterations of a loop with no timer come here: no libuv call then.
+        if self._armed:
+            uv.uv_timer_stop(<uv.uv_timer_t*>self._handle)
+            self._armed = False
