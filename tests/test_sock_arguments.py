@@ -73,3 +73,13 @@ def test_sock_recvfrom_into_a_read_only_buffer_raises_type_error(loop, buffer):
 def test_sock_recvfrom_into_checks_the_socket_before_the_buffer(loop, ssl_sock):
     with pytest.raises(TypeError, match='Socket cannot be of type SSLSocket'):
         loop.run_until_complete(loop.sock_recvfrom_into(ssl_sock, None))
+
+
+def test_in_debug_mode_a_blocking_ssl_socket_fails_sendfile_as_blocking(loop, ssl_sock):
+    # asyncio's sock_sendfile checks the blocking mode (in debug mode) before the
+    # socket's kind: ValueError, not TypeError.
+    ssl_sock.setblocking(True)
+    loop.set_debug(True)
+    with open(__file__, 'rb') as f:
+        with pytest.raises(ValueError, match='non-blocking'):
+            loop.run_until_complete(loop.sock_sendfile(ssl_sock, f))

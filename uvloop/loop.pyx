@@ -862,7 +862,6 @@ cdef class Loop:
                             fallback=True):
         """Send a file over a socket with the kernel's sendfile(); asyncio's own
         method does the checks and the fallback, through the three below."""
-        aio_check_ssl_socket(sock)
         return await aio_sock_sendfile(
             self, sock, file, offset, count, fallback=fallback)
 
