@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from conftest import debug_counters_or_skip
 from netutil import (EchoProtocol, RecordingProtocol, assert_echoed_then_close,
                      open_fds, payload)
 
@@ -768,6 +769,7 @@ def test_queued_writes_are_counted_as_live_requests(uvloop_loop):
     # The fixture checks that no request outlives a test; this checks that they
     # are counted at all.
     import uvloop.loop
+    debug_counters_or_skip()
     loop = uvloop_loop
     peers = []
 
