@@ -51,12 +51,13 @@ def test_report_and_self_check(tmp_path):
         assert 'free-threaded build, GIL off' in python
     else:
         assert 'with the GIL' in python
-    spawn = lines[2]
+    spawn, why = lines[2:4]
     if fast_spawn_expected():
         assert spawn.startswith('spawn path: fast')
-        assert 'pidfd_open() works, vfork() shares memory' in spawn
+        assert why == '  why: pidfd_open() works, vfork() shares memory'
     else:
         assert spawn.startswith('spawn path: locked')
+        assert why.startswith('  why: ')
     checks = lines[lines.index('self-check:') + 1:-1]
     assert [line.split(':')[0] for line in checks] == [
         '  ok     a loop runs callbacks, a timer and a future',

@@ -72,10 +72,9 @@ def spawn_path():
     return fast, reasons, _ext._fast_spawn_support()
 
 
-def describe_spawn_path(fast, reasons):
-    path = ('fast (vfork() by the loop, no lock, exit seen through a pidfd)' if fast
+def describe_spawn_path(fast):
+    return ('fast (vfork() by the loop, no lock, exit seen through a pidfd)' if fast
             else "locked (libuv's uv_spawn() under the spawn lock)")
-    return f'{path}: {", ".join(reasons)}'
 
 
 async def check_loop():
@@ -152,7 +151,7 @@ def check_spawn_path():
         return 'locked, as forced'
     expect(decided == (1 if fast else -1),
            f'the loop chose the {"fast" if decided > 0 else "locked"} path, but '
-           f'{describe_spawn_path(fast, reasons)}')
+           f'{", ".join(reasons)}')
     return f'the loop chose the {"fast" if fast else "locked"} path, as expected'
 
 
@@ -190,7 +189,8 @@ def main(argv, out=sys.stdout):
     fast, reasons, _ = spawn_path()
     print(f'{version_line()}, at {os.path.dirname(os.path.abspath(__file__))}', file=out)
     print(f'Python: {python_build()}, {sys.executable}', file=out)
-    print(f'spawn path: {describe_spawn_path(fast, reasons)}', file=out)
+    print(f'spawn path: {describe_spawn_path(fast)}', file=out)
+    print(f'  why: {", ".join(reasons)}', file=out)
     print('  (children with preexec_fn, user, group or extra_groups always take the '
           'locked path)', file=out)
     print('self-check:', file=out)
