@@ -87,4 +87,4 @@ bench: build
 	$(PYTHON) bench/bench_core.py
 
 clean:
-	rm -rf build dist *.egg-info uvloop/*.so uvloop/*.c $(VENV)/.built $(VENV_DEBUG)/.built
+	rm -rf build dist *.egg-info uvloop/*.so $(VENV)/.built $(VENV_DEBUG)/.built
