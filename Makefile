@@ -20,10 +20,10 @@ VENV_PORTABLE = .venv-portable
 
 .PHONY: all build debug test test-portable test-ft test-tsan demo bench clean
 
-# A free-threaded CPython 3.13 (built once per machine into .cache/python-ft), and the
-# same built with ThreadSanitizer (.cache/python-ft-tsan).
-FT_PYTHON = .cache/python-ft/venv/bin/python
-TSAN_PYTHON = .cache/python-ft-tsan/venv/bin/python
+# A free-threaded CPython 3.13, and the same built with ThreadSanitizer: .ci/python builds
+# each once per machine (cached outside the clone); their venvs belong to this clone.
+VENV_FT = .venv-ft
+VENV_TSAN = .venv-tsan
 
 all: build
 
@@ -33,6 +33,14 @@ $(LIBUV):
 %/bin/python:
 	$(PYTHON) -m venv $*
 	$*/bin/pip install --quiet --upgrade pip
+
+# Remade when .ci/python changes (it may then build another interpreter). --copies: the
+# venv's python is then as old as the venv, not as the cached interpreter.
+$(VENV_FT)/bin/python: FLAVOUR = ft
+$(VENV_TSAN)/bin/python: FLAVOUR = ft-tsan
+$(VENV_FT)/bin/python $(VENV_TSAN)/bin/python: .ci/python
+	rm -rf $(@:/bin/python=)
+	interpreter=$$(.ci/python $(FLAVOUR)) && "$$interpreter" -m venv --copies $(@:/bin/python=)
 
 # Redone when this Makefile changes, so that an older venv gets raised pins too.
 # (Precious: made by pattern rules, make would otherwise delete them as intermediate.)
@@ -72,10 +80,9 @@ test-portable: $(VENV_PORTABLE)/.built
 
 # The whole suite on a free-threaded CPython with the GIL off (conftest.py fails the
 # run if importing uvloop turned the GIL back on).
-test-ft: $(LIBUV)
-	.ci/ft-python >/dev/null
-	UVLOOP_DEBUG=1 $(FT_PYTHON) -m pip install --quiet --no-build-isolation --no-deps .
-	cd tests && UVLOOP_REQUIRE_DEBUG=1 ../$(FT_PYTHON) -m pytest -q $(PYTEST_ARGS)
+test-ft: $(LIBUV) $(VENV_FT)/.deps
+	UVLOOP_DEBUG=1 $(VENV_FT)/bin/python -m pip install --quiet --no-build-isolation --no-deps .
+	cd tests && UVLOOP_REQUIRE_DEBUG=1 ../$(VENV_FT)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 # The threaded tests on our loop under ThreadSanitizer, GIL off (not in CI: the first
 # run builds the interpreter, about 20 minutes). Any race report fails the run; the
@@ -84,11 +91,10 @@ test-ft: $(LIBUV)
 # is left out.
 TSAN_TESTS = test_threadsafe.py test_free_threading.py test_spawn_paths.py
 TSAN_SELECT = not asyncio and not needs_fast_spawn
-test-tsan: $(LIBUV)
-	FT_TSAN=1 .ci/ft-python >/dev/null
-	UVLOOP_DEBUG=1 $(TSAN_PYTHON) -m pip install --quiet --no-build-isolation --no-deps .
+test-tsan: $(LIBUV) $(VENV_TSAN)/.deps
+	UVLOOP_DEBUG=1 $(VENV_TSAN)/bin/python -m pip install --quiet --no-build-isolation --no-deps .
 	cd tests && TSAN_OPTIONS="suppressions=$(CURDIR)/.ci/tsan.supp" UVLOOP_REQUIRE_DEBUG=1 \
-	    ../$(TSAN_PYTHON) -m pytest -q -k '$(TSAN_SELECT)' $(TSAN_TESTS) $(PYTEST_ARGS)
+	    ../$(VENV_TSAN)/bin/python -m pytest -q -k '$(TSAN_SELECT)' $(TSAN_TESTS) $(PYTEST_ARGS)
 
 demo: build
 	$(VENV)/bin/python examples/demo.py
@@ -97,5 +103,5 @@ bench: build
 	$(PYTHON) bench/bench_core.py
 
 clean:
-	rm -rf build dist *.egg-info uvloop/*.so uvloop/*.c $(VENV)/.built $(VENV_DEBUG)/.built \
+	rm -rf build dist *.egg-info uvloop/*.so $(VENV)/.built $(VENV_DEBUG)/.built \
 	    $(VENV_PORTABLE)/.built

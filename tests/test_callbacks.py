@@ -9,7 +9,7 @@ import time
 import pytest
 
 import uvloop
-from loops import debug_counters
+from loops import debug_counters, debug_counters_or_skip
 
 
 def run_briefly(loop):
@@ -276,9 +276,7 @@ def test_timers_with_equal_deadlines_fire_in_scheduling_order(uvloop_loop):
 
 
 def test_cancelling_a_timer_frees_it_at_once(uvloop_loop):
-    before = debug_counters()
-    if before is None:
-        pytest.skip('needs the debug build (make test builds it)')
+    before = debug_counters_or_skip()
     timers = [uvloop_loop.call_later(3600, print) for _ in range(1000)]
     assert debug_counters()['timers_scheduled'] == before['timers_scheduled'] + 1000
     for timer in timers:
@@ -305,9 +303,7 @@ def test_cancelling_timers_in_any_order_keeps_the_rest_ordered(uvloop_loop):
 
 
 def test_closing_the_loop_drops_pending_timers(uvloop_loop):
-    before = debug_counters()
-    if before is None:
-        pytest.skip('needs the debug build (make test builds it)')
+    before = debug_counters_or_skip()
     for _ in range(10):
         uvloop_loop.call_later(3600, print)
     uvloop_loop.close()
