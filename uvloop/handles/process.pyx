@@ -273,9 +273,13 @@ cdef class UVProcess(ChildProcess):
                     _forking_begin(loop, child)
                     _test_inject_spawn_failure(&options, &bad_stdio)
                     PyOS_BeforeFork()
-                    if child.preexec_fn is not None:
+                    if child.preexec_fn is not None or UVLOOP_FORK_HOLDS_RUNTIME_LOCK:
                         # The child needs the GIL to run preexec_fn: fork while
                         # holding it, so that the child's copy of this thread holds it.
+                        # From Python 3.13 PyOS_BeforeFork() also holds the runtime's
+                        # lock until PyOS_AfterFork_Parent(): a thread given the GIL
+                        # meanwhile could wait for that lock while holding the GIL, and
+                        # this thread would wait for the GIL forever.
                         err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
                                           &options)
                     else:

@@ -66,6 +66,14 @@ cdef extern from *:
     const bint UVLOOP_FREE_THREADED
 
 
+cdef extern from *:
+    """
+    /* PyOS_BeforeFork() takes the runtime's lock (HEAD_LOCK) from Python 3.13 on. */
+    #define UVLOOP_FORK_HOLDS_RUNTIME_LOCK (PY_VERSION_HEX >= 0x030D0000)
+    """
+    const bint UVLOOP_FORK_HOLDS_RUNTIME_LOCK
+
+
 cdef extern from "includes/atomics.h" nogil:
     int uvloop_atomic_load_int(const int* p)
     void uvloop_atomic_store_int(int* p, int value)
