@@ -29,6 +29,8 @@ cdef extern from "sys/socket.h" nogil:
     int SOCK_CLOEXEC
 
     int getsockname(int sockfd, sockaddr* addr, socklen_t* addrlen)
+    ssize_t recvfrom(int sockfd, void* buf, size_t len, int flags,
+                     sockaddr* src_addr, socklen_t* addrlen)
     int listen(int sockfd, int backlog)
     int accept4(int sockfd, sockaddr* addr, socklen_t* addrlen, int flags)
     int getpeername(int sockfd, sockaddr* addr, socklen_t* addrlen)
@@ -108,6 +110,7 @@ cdef extern from "errno.h" nogil:
     int ENOENT
     int EINTR
     int EAGAIN
+    int EWOULDBLOCK
     int ECONNABORTED
     int EMFILE
     int ENFILE
