@@ -60,6 +60,7 @@ include "handles/fs_event.pyx"
 include "timers.pyx"
 include "fd_watches.pyx"
 include "signals.pyx"
+include "executor.pyx"
 include "spawn/plan.pyx"
 include "spawn/spawn.pyx"
 include "net/sockaddr.pyx"
@@ -592,7 +593,7 @@ cdef class Loop:
     def get_task_factory(self):
         return self._task_factory
 
-    # ----- executor ---------------------------------------------------------------
+    # ----- executor (the machinery is in executor.pyx) ----------------------------
 
     def run_in_executor(self, executor, func, *args):
         """Run func(*args) in `executor` (default: a ThreadPoolExecutor)."""
@@ -602,12 +603,7 @@ cdef class Loop:
         if executor is None:
             if self._executor_shutdown_called:
                 raise RuntimeError('Executor shutdown has been called')
-            executor = self._default_executor
-            if executor is None:
-                # Threads uvloop_0, uvloop_1, ... as upstream uvloop names them.
-                executor = concurrent.futures.ThreadPoolExecutor(
-                    thread_name_prefix='uvloop')
-                self._default_executor = executor
+            executor = _default_executor(self)
         return wrap_future(executor.submit(func, *args), loop=self)
 
     def set_default_executor(self, executor):
@@ -618,32 +614,7 @@ cdef class Loop:
     async def shutdown_default_executor(self, timeout=None):
         """Wait for the default executor's threads to finish (up to `timeout`)."""
         self._executor_shutdown_called = True
-        if self._default_executor is None:
-            return
-        future = self.create_future()
-        thread = threading.Thread(target=self._do_shutdown, args=(future,))
-        thread.start()
-        try:
-            async with asyncio.timeout(timeout):
-                await future
-        except TimeoutError:
-            warnings.warn("The executor did not finishing joining "
-                          f"its threads within {timeout} seconds.",
-                          RuntimeWarning, stacklevel=2)
-            self._default_executor.shutdown(wait=False)
-        else:
-            thread.join()
-
-    def _do_shutdown(self, future):
-        # Runs in its own thread: executor.shutdown(wait=True) blocks.
-        try:
-            self._default_executor.shutdown(wait=True)
-            if not self.is_closed():
-                self.call_soon_threadsafe(
-                    aio_set_result_unless_cancelled, future, None)
-        except Exception as ex:
-            if not self.is_closed() and not future.cancelled():
-                self.call_soon_threadsafe(future.set_exception, ex)
+        await _shutdown_default_executor(self, timeout)
 
     # ----- async generators -------------------------------------------------------
 
