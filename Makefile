@@ -3,6 +3,7 @@
 
 PYTHON ?= python3
 BUILD_DEPS = 'setuptools>=77' wheel 'Cython>=3.0.11,<3.3'
+# The test extra of pyproject.toml (setuptools is in BUILD_DEPS).
 TEST_DEPS = 'pytest>=7' blockbuster
 SOURCES = $(shell find uvloop -name '*.pyx' -o -name '*.pxd' -o -name '*.py' -o -name '*.h' -o -name '*.c') \
           setup.py pyproject.toml
