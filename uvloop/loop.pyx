@@ -36,6 +36,7 @@ import socket as socket_module
 import subprocess
 import sys
 import threading
+import types
 import warnings
 import weakref
 
@@ -45,6 +46,10 @@ cdef object ensure_future = asyncio.ensure_future
 cdef object aio_Task = asyncio.Task
 cdef object aio_Future = asyncio.Future
 cdef object wrap_future = asyncio.wrap_future
+# A function with one bytecode: calling it runs the interpreter's eval breaker (GIL
+# hand-over, signals, stop-the-world requests) from code that is otherwise all C.
+cdef object _eval_breaker_point = types.FunctionType(
+    compile('', '<uvloop: let other threads run>', 'exec'), {})
 
 # Bottom up: the layers of architecture.md (loop.pxd declares them in this order).
 include "asyncio_compat.pyx"
@@ -369,14 +374,17 @@ cdef class Loop:
     cdef inline _let_other_threads_run(self):
         # A loop that never blocks (or only with a 0 ms timeout) and whose callbacks
         # run no Python code (C callbacks: futures, partials) would never give the
-        # GIL up: hand it over once per switch interval, as the interpreter does
-        # between bytecodes. libuv's clock (ms, updated by uv_run()) is free to read.
+        # GIL up: once per switch interval, run a bytecode, where the interpreter
+        # hands the GIL to a thread that asked for it (its usual way, which also
+        # honours a free-threaded build's stop-the-world requests). Releasing and
+        # taking the GIL back here would not do: a waiting thread sees the switch
+        # and never asks, and rarely wins the race. libuv's clock (ms, updated by
+        # uv_run()) is free to read.
         cdef uint64_t now = uv.uv_now(self.uvloop)
         if now - self._gil_handed_over_at < self._switch_interval_ms:
             return
         self._gil_handed_over_at = now
-        with nogil:
-            pass
+        _eval_breaker_point()
 
     cdef _run_ready(self):
         cdef Handle handle
