@@ -20,9 +20,12 @@ VENV_PORTABLE = .venv-portable
 # The release build with real frameworks from PyPI (make test-frameworks).
 VENV_FRAMEWORKS = .venv-frameworks
 # Pinned so that a new release cannot turn the run red overnight; each installs on
-# CPython 3.11 to 3.13. trustme makes the TLS certificates of the framework tests.
+# CPython 3.11 to 3.13. Then what anyio's and aiohttp's own test suites need.
 FRAMEWORKS = aiohttp==3.14.5 anyio==4.16.0 websockets==17.4 httpx==0.28.1 \
-             uvicorn==0.54.0 starlette==1.10.0 trustme==1.2.1
+             uvicorn==0.54.0 starlette==1.10.0
+FRAMEWORK_SUITE_DEPS = pytest==9.2.0 blockbuster==1.5.29 trustme==1.2.1 \
+             hypothesis==6.170.17 psutil==7.2.2 pytest-mock==3.17.0 pytest-timeout==2.4.0 \
+             truststore==0.10.5 freezegun==1.5.5 coverage==7.17.5
 
 .PHONY: all build debug test test-portable test-ft test-tsan test-frameworks demo bench clean
 
@@ -60,9 +63,13 @@ $(VENV_PORTABLE)/.built: $(VENV_PORTABLE)/.deps $(LIBUV) $(SOURCES)
 	    --no-build-isolation --no-deps .
 	touch $@
 
-$(VENV_FRAMEWORKS)/.built: $(VENV_FRAMEWORKS)/.deps $(LIBUV) $(SOURCES)
+$(VENV_FRAMEWORKS)/.frameworks: $(VENV_FRAMEWORKS)/.deps
+	$(VENV_FRAMEWORKS)/bin/pip install --quiet $(FRAMEWORKS) $(FRAMEWORK_SUITE_DEPS)
+	touch $@
+
+# Ours last, so that it is the uvloop there even if a framework pulled in another.
+$(VENV_FRAMEWORKS)/.built: $(VENV_FRAMEWORKS)/.frameworks $(LIBUV) $(SOURCES)
 	UVLOOP_DEBUG=0 $(VENV_FRAMEWORKS)/bin/pip install --quiet --no-build-isolation --no-deps .
-	$(VENV_FRAMEWORKS)/bin/pip install --quiet $(FRAMEWORKS)
 	touch $@
 
 build: $(VENV)/.built
@@ -103,9 +110,11 @@ test-tsan: $(LIBUV)
 
 # Real apps on the release build: aiohttp, uvicorn + starlette driven by httpx,
 # websockets and anyio, each on our loop and asyncio's (tests/frameworks/, its own
-# pytest rootdir, left out of `make test`). Needs PyPI.
+# pytest rootdir, left out of `make test`); then anyio's and aiohttp's own test suites
+# on our loop (run_suites.py, sdists cached in .cache/frameworks). Needs PyPI.
 test-frameworks: $(VENV_FRAMEWORKS)/.built
 	cd tests/frameworks && ../../$(VENV_FRAMEWORKS)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV_FRAMEWORKS)/bin/python tests/frameworks/run_suites.py
 
 demo: build
 	$(VENV)/bin/python examples/demo.py
