@@ -229,9 +229,10 @@ def test_task_groups_and_cancellation(anyio_run):
 
         # Timers fire in the order of their deadlines.
         order = []
+        start = anyio.current_time()
 
         async def after(delay):
-            await anyio.sleep(delay)
+            await anyio.sleep_until(start + delay)
             order.append(delay)
 
         async with anyio.create_task_group() as tasks:

@@ -65,7 +65,7 @@ def test_concurrent_requests(run):
         async with uvicorn_serving() as url, \
                 httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
             responses = await asyncio.gather(*(
-                client.get('/port', params={'n': n, 'sleep': 0.05}) for n in range(count)))
+                client.get('/port', params={'n': n, 'sleep': 0.2}) for n in range(count)))
             assert [response.json()['n'] for response in responses] == \
                 [str(n) for n in range(count)]
             # Served at once: most on connections of their own (the pool reuses those
