@@ -20,12 +20,14 @@ VENV_PORTABLE = .venv-portable
 # The release build with real frameworks from PyPI (make test-frameworks).
 VENV_FRAMEWORKS = .venv-frameworks
 # Pinned so that a new release cannot turn the run red overnight; each installs on
-# CPython 3.11 to 3.13. Then what anyio's and aiohttp's own test suites need.
+# CPython 3.11 to 3.13. Then what anyio's, aiohttp's and uvicorn's own test suites need.
 FRAMEWORKS = aiohttp==3.14.5 anyio==4.16.0 websockets==17.4 httpx==0.28.1 \
              uvicorn==0.54.0 starlette==1.10.0
 FRAMEWORK_SUITE_DEPS = pytest==9.2.0 blockbuster==1.5.29 trustme==1.2.1 \
              hypothesis==6.170.17 psutil==7.2.2 pytest-mock==3.17.0 pytest-timeout==2.4.0 \
-             truststore==0.10.5 freezegun==1.5.5 coverage==7.17.5
+             truststore==0.10.5 freezegun==1.5.5 coverage==7.17.5 httpx2==2.16.2 \
+             a2wsgi==1.10.10 wsproto==1.3.2 httptools==0.9.0 zttp==0.0.35 \
+             python-dotenv==1.2.4 PyYAML==6.0.4 watchfiles==1.3.0
 
 .PHONY: all build debug test test-portable test-ft test-tsan test-frameworks demo bench clean
 
