@@ -18,8 +18,19 @@ VENV_DEBUG = .venv-debug
 # locked spawn with fork() serves every child, as on a platform without clone() and
 # pidfds (make test-portable).
 VENV_PORTABLE = .venv-portable
+# The release build with real frameworks from PyPI (make test-frameworks).
+VENV_FRAMEWORKS = .venv-frameworks
+# Pinned so that a new release cannot turn the run red overnight; each installs on
+# CPython 3.11 to 3.13. Then what anyio's, aiohttp's and uvicorn's own test suites need.
+FRAMEWORKS = aiohttp==3.14.5 anyio==4.16.0 websockets==17.4 httpx==0.28.1 \
+             uvicorn==0.54.0 starlette==1.10.0
+FRAMEWORK_SUITE_DEPS = pytest==9.2.0 blockbuster==1.5.29 trustme==1.2.1 \
+             hypothesis==6.170.17 psutil==7.2.2 pytest-mock==3.17.0 pytest-timeout==2.4.0 \
+             truststore==0.10.5 freezegun==1.5.5 coverage==7.17.5 httpx2==2.16.2 \
+             a2wsgi==1.10.10 wsproto==1.3.2 httptools==0.9.0 zttp==0.0.35 \
+             python-dotenv==1.2.4 PyYAML==6.0.4 watchfiles==1.3.0
 
-.PHONY: all build debug test test-portable test-ft test-tsan demo bench clean
+.PHONY: all build debug test test-portable test-ft test-tsan test-frameworks demo bench clean
 
 # A free-threaded CPython 3.13, and the same built with ThreadSanitizer: .ci/python builds
 # each once per machine (cached outside the clone); their venvs belong to this clone.
@@ -63,6 +74,15 @@ $(VENV_PORTABLE)/.built: $(VENV_PORTABLE)/.deps $(LIBUV) $(SOURCES)
 	    --no-build-isolation --no-deps .
 	touch $@
 
+$(VENV_FRAMEWORKS)/.frameworks: $(VENV_FRAMEWORKS)/.deps
+	$(VENV_FRAMEWORKS)/bin/pip install --quiet $(FRAMEWORKS) $(FRAMEWORK_SUITE_DEPS)
+	touch $@
+
+# Ours last, so that it is the uvloop there even if a framework pulled in another.
+$(VENV_FRAMEWORKS)/.built: $(VENV_FRAMEWORKS)/.frameworks $(LIBUV) $(SOURCES)
+	UVLOOP_DEBUG=0 $(VENV_FRAMEWORKS)/bin/pip install --quiet --no-build-isolation --no-deps .
+	touch $@
+
 build: $(VENV)/.built
 
 debug: $(VENV_DEBUG)/.built
@@ -97,6 +117,14 @@ test-tsan: $(LIBUV) $(VENV_TSAN)/.deps
 	cd tests && TSAN_OPTIONS="suppressions=$(CURDIR)/.ci/tsan.supp" UVLOOP_REQUIRE_DEBUG=1 \
 	    ../$(VENV_TSAN)/bin/python -m pytest -q -k '$(TSAN_SELECT)' $(TSAN_TESTS) $(PYTEST_ARGS)
 
+# Real apps on the release build: aiohttp, uvicorn + starlette driven by httpx,
+# websockets and anyio, each on our loop and asyncio's (tests/frameworks/, its own
+# pytest rootdir, left out of `make test`); then anyio's and aiohttp's own test suites
+# on our loop (run_suites.py, sdists cached in .cache/frameworks). Needs PyPI.
+test-frameworks: $(VENV_FRAMEWORKS)/.built
+	cd tests/frameworks && ../../$(VENV_FRAMEWORKS)/bin/python -m pytest -q $(PYTEST_ARGS)
+	$(VENV_FRAMEWORKS)/bin/python tests/frameworks/run_suites.py
+
 demo: build
 	$(VENV)/bin/python examples/demo.py
 
@@ -105,4 +133,4 @@ bench: build
 
 clean:
 	rm -rf build dist *.egg-info uvloop/*.so $(VENV)/.built $(VENV_DEBUG)/.built \
-	    $(VENV_PORTABLE)/.built
+	    $(VENV_PORTABLE)/.built $(VENV_FRAMEWORKS)/.built

@@ -25,6 +25,9 @@ from loops import LOOP_FACTORIES, assert_no_leaks, debug_counters, is_debug_buil
     loop_factory
 from spawnutil import spawn_capabilities, spawn_path
 
+# Real frameworks from PyPI on the release build: `make test-frameworks` runs them.
+collect_ignore = ['frameworks']
+
 
 def pytest_configure(config):
     if os.environ.get('UVLOOP_REQUIRE_DEBUG') and not is_debug_build():

@@ -705,6 +705,39 @@ def test_small_writes_of_one_iteration_make_one_record(uvloop_loop):
     assert records == [23]
 
 
+def test_data_written_before_abort_is_sent(loop):
+    # As in asyncio, whose writes reach the socket at once: abort() drops only what
+    # the socket could not take (websockets writes a last frame, then aborts).
+    pieces = [b'%02d........' % i for i in range(20)]
+
+    class WriteThenAbort(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            for piece in pieces:
+                self.transport.write(piece)
+            self.transport.abort()
+
+    def script(peer):
+        peer.send(b'go')
+        data = bytearray()
+        try:
+            while True:
+                data += peer.recv(1)
+        except ConnectionResetError:
+            return bytes(data)
+
+    async def main():
+        server, port = await tls_server(loop, WriteThenAbort)
+        outcome = connect_one(port, script)
+        data = await wait_thread(outcome)
+        await close_server(server)
+        return data
+
+    assert loop.run_until_complete(main()) == b''.join(pieces)
+
+
 def test_sendfile_over_tls_with_offset_and_count(loop, tmp_path):
     content = os.urandom(5 * 1024 * 1024 + 12345)
     path = tmp_path / 'file'

@@ -23,6 +23,7 @@
 # - Writing: the app's writes of one loop iteration wait in `_backlog` and are
 #   encrypted together at the end of the iteration (or as soon as they add up to
 #   FLUSH_THRESHOLD): many small writes make few records and one write to the stream.
+#   abort() sends the backlog first, as far as the socket takes it at once.
 #   The stream's water marks are the app's, so the stream's pause_writing() and
 #   resume_writing() are the app's.
 # - Closing: close() flushes the backlog, sends close_notify and waits for the peer's
@@ -735,6 +736,12 @@ cdef class TLSProtocol:
             self._transport.close()
 
     cdef _abort(self, exc):
+        if self._state == TLS_WRAPPED or self._state == TLS_FLUSHING:
+            # As in asyncio, whose writes are sent at once: what the app wrote goes
+            # to the stream, which sends what the socket takes now and drops the rest
+            # as it closes.
+            self._encrypt_backlog()
+            self._flush_outgoing()
         self._state = TLS_UNWRAPPED
         self._backlog = []
         self._backlog_size = 0
