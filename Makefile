@@ -42,7 +42,9 @@ all: build
 $(LIBUV):
 	vendor/libuv/fetch
 
+# On a fresh Debian machine, .ci/prerequisites first installs what the system lacks.
 %/bin/python:
+	PYTHON=$(PYTHON) .ci/prerequisites
 	$(PYTHON) -m venv $*
 	$*/bin/pip install --quiet --upgrade pip
 
@@ -108,8 +110,8 @@ test-ft: $(LIBUV) $(VENV_FT)/.deps
 # The threaded tests on our loop under ThreadSanitizer, GIL off (not in CI: the first
 # run builds the interpreter, about 20 minutes). Any race report fails the run; the
 # known false ones are listed, with why, in .ci/tsan.supp. Under TSan vfork() is a
-# fork(), so every spawn takes the locked path and the test that needs the fast one
-# is left out.
+# fork(), so every spawn takes the locked path and the tests that need the fast one
+# (marked needs_fast_spawn) are left out.
 TSAN_TESTS = test_threadsafe.py test_free_threading.py test_spawn_paths.py
 TSAN_SELECT = not asyncio and not needs_fast_spawn
 test-tsan: $(LIBUV) $(VENV_TSAN)/.deps
@@ -119,8 +121,8 @@ test-tsan: $(LIBUV) $(VENV_TSAN)/.deps
 
 # Real apps on the release build: aiohttp, uvicorn + starlette driven by httpx,
 # websockets and anyio, each on our loop and asyncio's (tests/frameworks/, its own
-# pytest rootdir, left out of `make test`); then anyio's and aiohttp's own test suites
-# on our loop (run_suites.py, sdists cached in .cache/frameworks). Needs PyPI.
+# pytest rootdir, left out of `make test`); then anyio's, aiohttp's and uvicorn's own
+# test suites on our loop (run_suites.py, sdists cached in .cache/frameworks). Needs PyPI.
 test-frameworks: $(VENV_FRAMEWORKS)/.built
 	cd tests/frameworks && ../../$(VENV_FRAMEWORKS)/bin/python -m pytest -q $(PYTEST_ARGS)
 	$(VENV_FRAMEWORKS)/bin/python tests/frameworks/run_suites.py

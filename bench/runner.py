@@ -210,15 +210,6 @@ class LoopKind:
                 proc.wait()
 
 
-def process_cpu_seconds(pid):
-    """User + system CPU time the process has used so far, from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        # The command name (field 2) may hold spaces; fields after it don't.
-        fields = f.read().rsplit(")", 1)[1].split()
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-
 def parse_args(add_arguments):
     parser = argparse.ArgumentParser(
         description=sys.modules["__main__"].__doc__,

@@ -6,6 +6,7 @@ counters are read here only, so that the test-only hook behind them has one user
 
 import asyncio
 import contextlib
+import functools
 import gc
 
 import pytest
@@ -76,3 +77,23 @@ def run_until(loop, condition, timeout=5.0):
             assert loop.time() < deadline, 'condition never held'
             await asyncio.sleep(0.002)
     loop.run_until_complete(wait())
+
+
+def run(loop, coro, timeout=30.0):
+    """Run `coro` to completion on `loop`; fail after `timeout` seconds instead of
+    hanging."""
+    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+
+def keep_busy(loop, python_callbacks=True):
+    """Keep `loop` running callbacks, each scheduling the next one; with
+    python_callbacks=False they run no bytecode at all (a partial that calls
+    loop.call_soon(itself))."""
+    if python_callbacks:
+        def tick():
+            loop.call_soon(tick)
+        loop.call_soon(tick)
+    else:
+        again = functools.partial(loop.call_soon)
+        again.__setstate__((loop.call_soon, (again,), None, None))
+        loop.call_soon(again)

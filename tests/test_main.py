@@ -10,6 +10,8 @@ import sysconfig
 import uvloop
 import uvloop.loop
 
+from spawnutil import vfork_shares_memory
+
 
 def run_module(cwd, *args, code=None, **env):
     command = ['-c', code] if code else ['-m', 'uvloop', *args]
@@ -30,7 +32,7 @@ def fast_spawn_expected():
         os.close(os.pidfd_open(os.getpid()))
     except OSError:
         return False
-    return uvloop.loop._vfork_shares_memory() == 1
+    return vfork_shares_memory() == 1
 
 
 def test_version_is_one_line(tmp_path):
@@ -54,7 +56,7 @@ def test_report_and_self_check(tmp_path):
     spawn, why = lines[2:4]
     if fast_spawn_expected():
         assert spawn.startswith('spawn path: fast')
-        assert why == '  why: pidfd_open() works, vfork() shares memory'
+        assert why == '  why: pidfds, and a vfork()-style child that shares our memory'
     else:
         assert spawn.startswith('spawn path: locked')
         assert why.startswith('  why: ')
@@ -72,7 +74,8 @@ def test_locked_spawn_when_forced(tmp_path):
     result = run_module(tmp_path, UVLOOP_SPAWN_LOCKED='1')
     assert result.returncode == 0, result.stdout + result.stderr
     assert 'spawn path: locked' in result.stdout
-    assert 'UVLOOP_SPAWN_LOCKED=1 forces the locked path' in result.stdout
+    assert '  why: UVLOOP_SPAWN_LOCKED=1 (or a test switch) forces the locked spawn' \
+        in result.stdout
     assert '  ok     spawn path: locked, as forced' in result.stdout
 
 

@@ -6,11 +6,8 @@ import socket
 
 import pytest
 
+from loops import run
 from netutil import RecordingProtocol, open_fds, payload
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 async def read_pipe(loop, fd):

@@ -7,14 +7,11 @@ import socket
 
 import pytest
 
+from loops import run
 from netutil import RecordingProtocol, payload
 
 
 DATA = payload(3 * 1024 * 1024 + 17)
-
-
-def run(loop, coro, timeout=20):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture

@@ -8,12 +8,9 @@ import sys
 import pytest
 
 import uvloop
+from loops import run
 from netutil import (EchoProtocol, RecordingProtocol, assert_echoed_then_close,
                      out_of_fds, payload)
-
-
-def run(loop, coro, timeout=30):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 def port_of(server):
@@ -262,8 +259,9 @@ def test_connections_that_arrive_while_out_of_fds_are_served_later(loop):
         clients = [socket.create_connection(('127.0.0.1', port_of(server)))
                    for _ in range(5)]
         with out_of_fds():
-            await asyncio.sleep(0.3)
-        assert contexts
+            async with asyncio.timeout(5):
+                while not contexts:
+                    await asyncio.sleep(0.01)
         for context in contexts:
             assert context['message'] == 'socket.accept() out of system resource'
             assert context['exception'].errno == errno.EMFILE
@@ -422,3 +420,27 @@ def test_a_thousand_concurrent_connections_that_come_and_go(loop):
         await server.wait_closed()
 
     run(loop, main(), timeout=60)
+
+
+def test_a_protocol_factory_that_closes_the_server(uvloop_loop):
+    # The connection it was called for is still served; wait_closed() returns once
+    # that connection is gone, and nothing is reported. (asyncio 3.11's Server wakes
+    # its waiters twice then, and reports a TypeError.)
+    loop = uvloop_loop
+    contexts = []
+    loop.set_exception_handler(lambda loop, context: contexts.append(context))
+
+    async def main():
+        server = None
+
+        def closing_factory():
+            server.close()
+            return EchoProtocol()
+
+        server = await loop.create_server(closing_factory, '127.0.0.1', 0)
+        transport, client = await connect(loop, port_of(server))
+        await assert_echoed_then_close(transport, client)
+        await asyncio.wait_for(server.wait_closed(), 5)
+
+    run(loop, main())
+    assert contexts == []

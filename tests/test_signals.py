@@ -1,7 +1,6 @@
 """Signal handlers and Ctrl-C while a loop runs."""
 
 import asyncio
-import functools
 import os
 import signal
 import threading
@@ -11,7 +10,7 @@ import pytest
 
 import uvloop
 
-from loops import LOOP_FACTORIES
+from loops import LOOP_FACTORIES, keep_busy
 
 
 def send_later(signum, delay=0.05):
@@ -165,20 +164,6 @@ def raise_from_signal(sig, exc_type):
     return restore
 
 
-def keep_busy(loop, pure_c):
-    """Keep `loop` running callbacks, each scheduling the next one."""
-    if pure_c:
-        # No Python code at all: a partial that calls loop.call_soon(itself).
-        again = functools.partial(loop.call_soon)
-        again.__setstate__((loop.call_soon, (again,), None, None))
-        loop.call_soon(again)
-        return
-
-    def tick():
-        loop.call_soon(tick)
-    loop.call_soon(tick)
-
-
 signal_errors = pytest.mark.parametrize('sig, exc_type', [
     pytest.param(sig, exc_type, id=f'{sig.name}-{exc_type.__name__}')
     for sig in (signal.SIGALRM, signal.SIGTERM)
@@ -211,7 +196,7 @@ def test_signal_handler_error_in_a_busy_loop_is_never_lost(loop, sig, exc_type):
     # depending on timing).
     reported = []
     loop.set_exception_handler(lambda lp, context: reported.append(context))
-    keep_busy(loop, pure_c=False)
+    keep_busy(loop)
     restore = raise_from_signal(sig, exc_type)
     try:
         loop.run_until_complete(asyncio.sleep(1))
@@ -231,7 +216,7 @@ def test_signal_handler_error_ends_a_loop_busy_in_c_callbacks(uvloop_loop, sig,
     # own check, every iteration: its error always ends the run.
     reported = []
     uvloop_loop.set_exception_handler(lambda lp, context: reported.append(context))
-    keep_busy(uvloop_loop, pure_c=True)
+    keep_busy(uvloop_loop, python_callbacks=False)
     restore = raise_from_signal(sig, exc_type)
     start = time.monotonic()
     try:

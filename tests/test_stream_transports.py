@@ -14,13 +14,9 @@ import socket
 
 import pytest
 
-from loops import debug_counters, debug_counters_or_skip
+from loops import debug_counters, debug_counters_or_skip, run
 from netutil import (STREAM_KINDS, RecordingProtocol, assert_echoed_then_close,
                      open_fds, open_stream_pair, payload)
-
-
-def run(loop, coro, timeout=20):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture(params=STREAM_KINDS)

@@ -3,11 +3,8 @@ variants."""
 
 import asyncio
 
+from loops import run
 from netutil import payload
-
-
-def run(loop, coro, timeout=20):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 async def handle_echo(reader, writer):

@@ -12,18 +12,19 @@ import errno
 import grp
 import os
 import pwd
-import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
 
+import blockbuster
 import pytest
 
 import uvloop
 
-from loops import SPAWN_LOOP_KINDS
+from loops import SPAWN_LOOP_KINDS, run
+from netutil import out_of_fds
 from spawnutil import (NO_STDIO, exec_output, exec_wait,
                        sigign_mask, zombie_children)
 
@@ -31,10 +32,6 @@ from spawnutil import (NO_STDIO, exec_output, exec_wait,
 @pytest.fixture(params=SPAWN_LOOP_KINDS)
 def loop_kind(request):
     return request.param
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 class RecordingProtocol(asyncio.SubprocessProtocol):
@@ -199,25 +196,8 @@ def test_no_file_descriptor_left_raises_emfile_and_runs_nothing(loop, tmp_path):
 
     async def main():
         assert await exec_wait('true') == 0     # whatever is done once is done
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        highest = max(int(fd) for fd in os.listdir('/proc/self/fd'))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, hard))
-        try:
-            # Fill every free fd below the limit.
-            held = []
-            try:
-                while True:
-                    held.append(os.open(os.devnull, os.O_RDONLY))
-            except OSError:
-                pass
-            try:
-                with pytest.raises(OSError) as info:
-                    await exec_wait('touch', str(marker))
-            finally:
-                for fd in held:
-                    os.close(fd)
-        finally:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        with out_of_fds(), pytest.raises(OSError) as info:
+            await exec_wait('touch', str(marker))
         return info.value.errno
 
     assert run(loop, main()) == errno.EMFILE
@@ -391,7 +371,6 @@ def test_spawns_make_no_call_a_blocking_call_detector_reports(loop, tmp_path):
     # Tools such as blockbuster (used by aiohttp's and anyio's test suites) patch os.read
     # and friends and fail a call made on the loop's thread. Reading a child's report
     # must not be one (asyncio's own is exempted by name).
-    blockbuster = pytest.importorskip('blockbuster')
 
     def fail():
         raise RuntimeError('preexec_fn failed')

@@ -8,11 +8,8 @@ import time
 
 import pytest
 
+from loops import run
 from netutil import EchoProtocol, RecordingProtocol, open_fds
-
-
-def run(loop, coro, timeout=20):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 async def echo_server(loop, protocol=EchoProtocol):
@@ -253,4 +250,46 @@ def test_failed_connects_leak_no_fd(loop):
                 await connect(loop, port)
         assert open_fds() == before
 
+    run(loop, main())
+
+
+def test_a_connect_cancelled_after_connection_made_closes_without_connection_lost(
+        uvloop_loop):
+    # As upstream uvloop: the connection was never handed over, so its protocol is not
+    # told it is lost (asyncio's loop calls connection_lost(None); asyncpg's pool,
+    # which cancels connects in flight, takes that for an error). The socket is closed:
+    # the server reads EOF.
+    loop = uvloop_loop
+    events = []
+
+    class CancelsItsConnect(asyncio.Protocol):
+        def connection_made(self, transport):
+            events.append('made')
+            connecting.cancel()
+
+        def connection_lost(self, exc):
+            events.append('lost')
+
+    async def main():
+        nonlocal connecting
+        accepted = loop.create_future()
+
+        def on_client(reader, writer):
+            accepted.set_result((reader, writer))
+
+        server = await asyncio.start_server(on_client, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        connecting = loop.create_task(
+            loop.create_connection(CancelsItsConnect, '127.0.0.1', port))
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+        reader, writer = await accepted
+        assert await asyncio.wait_for(reader.read(), 5) == b''     # closed
+        writer.close()
+        await writer.wait_closed()
+        assert events == ['made']
+        server.close()
+        await server.wait_closed()
+
+    connecting = None
     run(loop, main())

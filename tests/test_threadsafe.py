@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from loops import keep_busy
+
 
 def test_8_threads_x_100000_calls_arrive_exactly_once_in_per_thread_order(loop):
     threads_count, calls_per_thread = 8, 100_000
@@ -101,29 +103,16 @@ def test_call_soon_threadsafe_returns_a_cancellable_handle(loop):
     assert calls == []
 
 
-def _keep_busy(loop, python_callbacks):
-    """Keep `loop` running callbacks that schedule themselves; with
-    python_callbacks=False they run no bytecode at all (a partial of call_soon)."""
-    import functools
-    if python_callbacks:
-        def tick():
-            loop.call_soon(tick)
-        loop.call_soon(tick)
-    else:
-        again = functools.partial(loop.call_soon)
-        again.__setstate__((loop.call_soon, (again,), None, None))
-        loop.call_soon(again)
-
-
 @pytest.mark.parametrize('python_callbacks', [True, False], ids=['python', 'c'])
 def test_other_threads_run_while_the_loop_is_busy(loop, python_callbacks):
     # A thread that wakes up while the loop runs callbacks without pause gets the
-    # GIL within a few switch intervals, as with asyncio's loop.
-    _keep_busy(loop, python_callbacks)
+    # GIL within a few switch intervals, as with asyncio's loop (a starved one runs
+    # only once the loop stops, after 1 s; the margin is for a loaded machine).
+    keep_busy(loop, python_callbacks)
     ran_at = []
     start = time.monotonic()
     thread = threading.Timer(0.02, lambda: ran_at.append(time.monotonic() - start))
     thread.start()
-    loop.run_until_complete(asyncio.sleep(0.5))
+    loop.run_until_complete(asyncio.sleep(1.0))
     thread.join()
-    assert ran_at and ran_at[0] < 0.25, ran_at
+    assert ran_at and ran_at[0] < 0.5, ran_at

@@ -5,35 +5,21 @@ import os
 import socket
 import ssl
 import tempfile
-from pathlib import Path
 
 import pytest
 
-from netutil import RecordingProtocol, assert_echoed_then_close, open_fds
-
-CERTS = Path(__file__).parent / 'certs'
+from netutil import EchoProtocol, RecordingProtocol, assert_echoed_then_close, open_fds
+import tlsutil
 
 
 @pytest.fixture
 def server_context():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(CERTS / 'server.pem', CERTS / 'server.key')
-    return context
+    return tlsutil.server_context()
 
 
 @pytest.fixture
 def client_context():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(CERTS / 'ca.pem')
-    return context
-
-
-class EchoProtocol(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def data_received(self, data):
-        self.transport.write(data)
+    return tlsutil.client_context()
 
 
 def test_tls_echo_over_tcp_with_extra_info(loop, server_context, client_context):

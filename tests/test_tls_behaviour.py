@@ -374,6 +374,19 @@ def test_writes_pause_while_the_peer_does_not_read(loop):
     assert digest == hashlib.sha256(payload).hexdigest()
 
 
+async def settled_read_buffer_size(transport, timeout=10):
+    """The transport's read buffer size once it is not 0 and has not changed for
+    0.1 s (a paused transport read what it reads)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    size, previous = transport.get_read_buffer_size(), None
+    while size == 0 or size != previous:
+        assert loop.time() < deadline, 'the read buffer never settled'
+        await asyncio.sleep(0.1)
+        size, previous = transport.get_read_buffer_size(), size
+    return size
+
+
 def test_reading_paused_stops_reading_the_socket(loop):
     payload = os.urandom(4 * 1024 * 1024)
 
@@ -392,8 +405,7 @@ def test_reading_paused_stops_reading_the_socket(loop):
         server, port = await tls_server(loop, lambda: protocol)
         outcome = connect_one(port, script)
         await protocol.made
-        await asyncio.sleep(0.3)
-        read_while_paused = protocol.transport.get_read_buffer_size()
+        read_while_paused = await settled_read_buffer_size(protocol.transport)
         events_while_paused = list(protocol.events)
         protocol.transport.resume_reading()
         await asyncio.wait_for(protocol.lost, 10)

@@ -9,11 +9,8 @@ import socket
 
 import pytest
 
+from loops import run
 from netutil import open_fds, payload
-
-
-def run(loop, coro, timeout=10):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 class DatagramRecorder(asyncio.DatagramProtocol):
@@ -186,6 +183,40 @@ def test_a_refused_port_is_reported_to_error_received(loop):
         assert not client.is_closing()
         client.close()
         assert await proto.lost is None
+
+    run(loop, main())
+
+
+def test_reading_goes_on_after_a_refused_port(loop):
+    # The ICMP error is an EPOLLERR on the socket (libuv stops its watch then): after
+    # error_received(), datagrams from the peer, once it listens, still arrive.
+    port = unused_udp_port()
+
+    async def main():
+        client, proto = await endpoint(loop, remote_addr=('127.0.0.1', port))
+        client.sendto(b'anyone?')
+        await proto.wait(0, errors=1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+            peer.bind(('127.0.0.1', port))
+            peer.sendto(b'now', client.get_extra_info('sockname'))
+            await proto.wait(1, errors=1)
+        assert proto.datagrams[0][0] == b'now'
+        client.close()
+        assert await proto.lost is None
+
+    run(loop, main())
+
+
+def test_sendto_without_an_address_on_an_unconnected_endpoint_is_a_fatal_error(loop):
+    contexts = []
+    loop.set_exception_handler(lambda loop, context: contexts.append(context))
+
+    async def main():
+        client, proto = await endpoint(loop, local_addr=('127.0.0.1', 0))
+        client.sendto(b'x')
+        exc = await proto.lost
+        assert isinstance(exc, TypeError)
+        assert contexts[0]['message'] == 'Fatal write error on datagram transport'
 
     run(loop, main())
 

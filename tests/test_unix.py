@@ -12,11 +12,8 @@ import sys
 import blockbuster
 import pytest
 
+from loops import run
 from netutil import EchoProtocol, RecordingProtocol, assert_echoed_then_close, open_fds
-
-
-def run(loop, coro, timeout=20):
-    return loop.run_until_complete(asyncio.wait_for(coro, timeout))
 
 
 @pytest.fixture

@@ -43,38 +43,9 @@ def python_build():
     return f'{name}, free-threaded build, GIL {gil}'
 
 
-def spawn_path():
-    """Which spawn a child that runs no Python before exec gets here, and why.
-
-    Returns (fast, reasons, decided): `fast` is what the facts in `reasons` imply;
-    `decided` is the extension's own verdict once a spawn has probed (1 fast, -1 locked,
-    0 not probed yet). The only place that reads the extension's spawn hooks.
-    """
-    reasons = []
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-        pidfd = True
-        reasons.append('pidfd_open() works')
-    except (AttributeError, OSError) as exc:    # AttributeError: not Linux
-        pidfd = False
-        reasons.append(f'no pidfd_open() ({exc})')
-    shares = _ext._vfork_shares_memory()
-    if shares == 1:
-        reasons.append('vfork() shares memory')
-    elif shares == 0:
-        reasons.append('vfork() is a fork() here (as under ThreadSanitizer or valgrind)')
-    else:
-        reasons.append(f'vfork() failed ({os.strerror(-shares)})')
-    forced = _ext._force_locked_spawn()
-    if forced:
-        reasons.append('UVLOOP_SPAWN_LOCKED=1 forces the locked path')
-    fast = pidfd and shares == 1 and not forced
-    return fast, reasons, _ext._fast_spawn_support()
-
-
-def describe_spawn_path(fast):
-    return ('fast (vfork() by the loop, no lock, exit seen through a pidfd)' if fast
-            else "locked (libuv's uv_spawn() under the spawn lock)")
+def describe_spawn_path(path):
+    return ('fast (vfork() by the loop, no lock, exit seen through a pidfd)'
+            if path == 'fast' else "locked (libuv's uv_spawn() under the spawn lock)")
 
 
 async def check_loop():
@@ -145,14 +116,17 @@ def check_spawn_from_threads():
 
 
 def check_spawn_path():
-    fast, reasons, decided = spawn_path()
-    if decided == 0:     # never probed: every spawn was forced through the locked path
-        expect(not fast, 'the fast spawn was never tried')
+    # The path the loop chose (by probing, at its first spawn) against the facts the
+    # extension reports.
+    spawn = _ext._spawn_capabilities()
+    if _ext._force_locked_spawn():
+        expect(spawn['path'] == 'locked', 'the fast spawn was taken although forced off')
         return 'locked, as forced'
-    expect(decided == (1 if fast else -1),
-           f'the loop chose the {"fast" if decided > 0 else "locked"} path, but '
-           f'{", ".join(reasons)}')
-    return f'the loop chose the {"fast" if fast else "locked"} path, as expected'
+    facts_say_fast = bool(spawn['fast_spawn_compiled'] and spawn['pidfd']
+                          and spawn['vfork_shares_memory'])
+    expect((spawn['path'] == 'fast') == facts_say_fast,
+           f'the loop chose the {spawn["path"]} path, but: {spawn["reason"]}')
+    return f'the loop chose the {spawn["path"]} path, as expected'
 
 
 SELF_CHECKS = [
@@ -186,11 +160,11 @@ def main(argv, out=sys.stdout):
     if argv[1:]:
         print('usage: python -m uvloop [--version]', file=sys.stderr)
         return 2
-    fast, reasons, _ = spawn_path()
+    spawn = _ext._spawn_capabilities()
     print(f'{version_line()}, at {os.path.dirname(os.path.abspath(__file__))}', file=out)
     print(f'Python: {python_build()}, {sys.executable}', file=out)
-    print(f'spawn path: {describe_spawn_path(fast)}', file=out)
-    print(f'  why: {", ".join(reasons)}', file=out)
+    print(f'spawn path: {describe_spawn_path(spawn["path"])}', file=out)
+    print(f'  why: {spawn["reason"]}', file=out)
     print('  (children with preexec_fn, user, group or extra_groups always take the '
           'locked path)', file=out)
     print('self-check:', file=out)

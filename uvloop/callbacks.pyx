@@ -66,12 +66,6 @@ cdef _forget_queue(list queue, Py_ssize_t start):
             (<Handle>handle)._track_again()
 
 
-cdef _new_context_or(context):
-    if context is None:
-        return PyContext_CopyCurrent()
-    return context
-
-
 @cython.freelist(256)
 cdef class Handle:
 
@@ -87,13 +81,9 @@ cdef class Handle:
             # checking).
             PyObject_GC_Track(self._context)
 
-    def __init__(self, callback, args, loop, context=None):
-        self._callback = callback
-        self._args = tuple(args) if args is not None else ()
-        self._loop = loop
-        self._context = _new_context_or(context)
-        if self._loop._debug:
-            self._source_traceback = aio_extract_stack(sys_getframe(0))
+    def __init__(self, callback, args, Loop loop, context=None):
+        _init_handle(self, loop, callback, tuple(args) if args is not None else (),
+                     context)
 
     cdef _run(self):
         cdef object callback = self._callback

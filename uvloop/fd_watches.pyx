@@ -11,7 +11,7 @@
 # file open, so a watch is ended (its poll and dup closed: the file is really closed
 # then, the peer sees it) once we see that the user closed its fd:
 # - before each uv_run(), for the watches set since the last one: the file object
-#   named is closed, or the fd number names another file now (one fstat() each);
+#   named is closed, or the fd number names another file now (an fstat() of each);
 # - every _CLOSED_CHECK_INTERVAL seconds, for watches named by a file object (a socket):
 #   the object is closed (no syscall). A bare fd number closed later stays watched
 #   until removed or watched again, as upstream uvloop keeps it.

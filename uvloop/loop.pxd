@@ -62,8 +62,9 @@ cdef class Loop:
         bint _threadsafe_closed
         UVAsync _wakeup_async
 
-        # When the loop last released the GIL for other threads, in libuv's ms, and
-        # how often it must at least (sys.getswitchinterval()).
+        # When the loop last let other threads run (a bytecode run, so that the
+        # interpreter can hand the GIL over), in libuv's ms, and how often it must at
+        # least (sys.getswitchinterval()).
         uint64_t _gil_handed_over_at
         uint64_t _switch_interval_ms
 

@@ -335,13 +335,14 @@ cdef class Loop:
         cdef uv.uv_run_mode mode
         if uvloop_atomic_load_int(&self._threadsafe_pending):
             self._drain_threadsafe_queue()
+        if self._fd_watches._to_verify:
+            # Before the mode is chosen: it may make ready the waiters of a closed fd.
+            self._fd_watches.verify()
         if self._ready_head < len(self._ready) or self._stopping or self._tls_flushes:
             mode = uv.UV_RUN_NOWAIT
         else:
             mode = uv.UV_RUN_ONCE
             self._timers.arm_wakeup()
-        if self._fd_watches._to_verify:
-            self._fd_watches.verify()
         # libuv's callbacks run holding the GIL; the wait itself releases it
         # (loop_wait.h).
         if mode == uv.UV_RUN_ONCE and not UVLOOP_WRAPPED_POLL:
@@ -349,11 +350,11 @@ cdef class Loop:
                 uvloop_wait_for_io(self.uvloop)
             mode = uv.UV_RUN_NOWAIT
         uv.uv_run(self.uvloop, mode)
-        self._let_other_threads_run()
         if self._pending_exception is not None:
             exc = self._pending_exception
             self._pending_exception = None
             raise exc
+        self._let_other_threads_run()
         if self._signals_arrived:
             # Python-level signal handlers (main thread only) run here, before any
             # callback, so what they raise ends run_forever as on asyncio's loop (its
@@ -1113,7 +1114,7 @@ cdef class Loop:
             aio_logger.info('%s: %r', debug_log, transport)
         return transport, protocol
 
-    # ----- TLS (the mechanism is in tls.pyx) ------------------------------------------
+    # ----- TLS (the mechanism is in net/tls.pyx) ---------------------------------------
 
     async def start_tls(self, transport, protocol, sslcontext, *, server_side=False,
                         server_hostname=None, ssl_handshake_timeout=None,

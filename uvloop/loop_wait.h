@@ -5,7 +5,7 @@
  * hand-over cost a fifth of a small request's CPU. The GIL is released only around the
  * system call that blocks, epoll_pwait(): setup.py compiles libuv with
  * -Depoll_pwait=uvloop_epoll_pwait, so libuv's one call of it (uv__io_poll) lands in
- * uvloop_epoll_pwait() below. Where that cannot be done (a system libuv, another
+ * uvloop_epoll_pwait() (loop_wait.c). Where that cannot be done (a system libuv, another
  * platform), UVLOOP_WRAPPED_POLL is 0 and the loop waits for libuv's backend fd itself
  * without the GIL (uvloop_wait_for_io()), then runs uv_run() without blocking. */
 #ifndef UVLOOP_LOOP_WAIT_H

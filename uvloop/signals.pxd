@@ -7,7 +7,7 @@ cdef class SignalHandlers:
         UVPoll _wakeup_poll           # watches _wakeup_r while installed
         object _wakeup_w
         object _saved_wakeup_fd
-        readonly bint wakeup_installed
+        bint wakeup_installed
 
     cdef install_wakeup(self)
     cdef uninstall_wakeup(self)

@@ -22,6 +22,15 @@ def _sighandler_noop(signum, frame):
     """Python-level handler for signals dispatched through the wakeup fd."""
 
 
+cdef _set_python_handler(int sig, handler):
+    try:
+        signal_module.signal(sig, handler)
+    except OSError as exc:
+        if exc.errno == EINVAL:
+            raise RuntimeError(f'sig {sig} cannot be caught')
+        raise
+
+
 cdef class _WakeupHandle(Handle):
     """Runs the wakeup fd's reader. Python-level signal handlers run inside it, and
     what they raise (SystemExit, a watchdog's error) must end run_forever as on
@@ -37,9 +46,6 @@ cdef class SignalHandlers:
         self._loop = loop
         self._handlers = {}
 
-    def __bool__(self):
-        return bool(self._handlers)
-
     cdef install_wakeup(self):
         if self.wakeup_installed or \
                 threading.current_thread() is not threading.main_thread():
@@ -48,19 +54,20 @@ cdef class SignalHandlers:
             self._wakeup_r, self._wakeup_w = socket_module.socketpair()
             self._wakeup_r.setblocking(False)
             self._wakeup_w.setblocking(False)
+        # Our own poll, not an fd watch of the user's registry: the socket is ours
+        # and stays open, and its event tells the loop that signals arrived.
+        poll = UVPoll.new(self._loop, self._wakeup_r.fileno(), True)
         try:
             self._saved_wakeup_fd = signal_module.set_wakeup_fd(
                 self._wakeup_w.fileno(), warn_on_full_buffer=False)
         except (ValueError, OSError):
             # Not the main interpreter, or the fd cannot be used: run without it.
+            UVHandle.close(poll)
             return
+        self._wakeup_poll = poll
         self.wakeup_installed = True
-        # Our own poll, not an fd watch of the user's registry: the socket is ours
-        # and stays open, and its event tells the loop that signals arrived.
-        self._wakeup_poll = UVPoll.new(self._loop, self._wakeup_r.fileno(), True)
-        self._wakeup_poll.signal_wakeup = True
-        self._wakeup_poll.set_handle(
-            False, _WakeupHandle(self._read_wakeups, (), self._loop, None))
+        poll.signal_wakeup = True
+        poll.set_handle(False, _WakeupHandle(self._read_wakeups, (), self._loop, None))
 
     cdef uninstall_wakeup(self):
         # Signal handlers added with add_signal_handler keep the wakeup fd, as in
@@ -107,14 +114,12 @@ cdef class SignalHandlers:
         try:
             # A no-op Python handler: the C handler writes the signal number to the
             # wakeup fd, and _read_wakeups dispatches it.
-            signal_module.signal(sig, _sighandler_noop)
+            _set_python_handler(sig, _sighandler_noop)
             signal_module.siginterrupt(sig, False)
-        except OSError as exc:
+        except BaseException:
             del self._handlers[sig]
             if not self._handlers and not self._loop.is_running():
                 self.uninstall_wakeup()
-            if exc.errno == EINVAL:
-                raise RuntimeError(f'sig {sig} cannot be caught')
             raise
 
     cdef bint remove(self, int sig) except -1:
@@ -124,15 +129,9 @@ cdef class SignalHandlers:
         except KeyError:
             return False
         if sig == SIGINT:
-            handler = signal_module.default_int_handler
+            _set_python_handler(sig, signal_module.default_int_handler)
         else:
-            handler = signal_module.SIG_DFL
-        try:
-            signal_module.signal(sig, handler)
-        except OSError as exc:
-            if exc.errno == EINVAL:
-                raise RuntimeError(f'sig {sig} cannot be caught')
-            raise
+            _set_python_handler(sig, signal_module.SIG_DFL)
         if not self._handlers and not self._loop.is_running():
             self.uninstall_wakeup()
         return True
@@ -142,6 +141,10 @@ cdef class SignalHandlers:
             self.remove(sig)
 
     cdef close(self):
+        if self.wakeup_installed:
+            # Python's wakeup fd still names _wakeup_w (remove_all() failed): closing
+            # it would let signals write into whatever reuses its number.
+            return
         for sock in (self._wakeup_r, self._wakeup_w):
             if sock is not None:
                 sock.close()

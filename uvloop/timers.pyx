@@ -26,9 +26,6 @@ cdef class TimerQueue:
         self._heap = []
         self._wakeup = UVTimer.new(loop)
 
-    def __len__(self):
-        return len(self._heap)
-
     cdef push(self, TimerHandle timer):
         self._seq += 1
         timer._seq = self._seq

@@ -9,14 +9,11 @@ callback), or if its code did not run on the kind of loop it asked for."""
 
 import asyncio
 import logging
-import ssl
-from pathlib import Path
 
 import pytest
 
+import tlsutil
 import uvloop
-
-CERTS = Path(__file__).parent.parent / 'certs'
 
 LOOP_FACTORIES = {
     'uvloop': uvloop.new_event_loop,
@@ -72,13 +69,9 @@ def run(loop_kind, loop_factory):
 
 @pytest.fixture(scope='session')
 def server_ssl():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(CERTS / 'server.pem', CERTS / 'server.key')
-    return context
+    return tlsutil.server_context()
 
 
 @pytest.fixture(scope='session')
 def client_ssl():
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(CERTS / 'ca.pem')
-    return context
+    return tlsutil.client_context()

@@ -20,7 +20,7 @@ class FileSystemEvent(enum.IntEnum):
 
 
 cdef void _on_fs_event(uv.uv_fs_event_t* handle, const char* filename, int events,
-                       int status) noexcept with gil:
+                       int status) noexcept:
     cdef UVFSEvent watch = <UVFSEvent>handle.data
     if not watch.is_open():
         # Cancelled by an earlier callback: libuv's backends differ in whether they

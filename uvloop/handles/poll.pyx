@@ -16,8 +16,15 @@ cdef void _on_poll_event(uv.uv_poll_t* handle, int status,
                          int events) noexcept:
     cdef UVPoll poll = <UVPoll>handle.data
     if status < 0:
-        # An error is reported to both sides, as selectors report EPOLLERR.
+        # An error is reported to both sides, as selectors report EPOLLERR. libuv
+        # stopped the watch; selectors go on watching the fd (the callbacks that run
+        # now consume the error, e.g. a UDP socket's ICMP unreachable), so do we.
         events = uv.UV_READABLE | uv.UV_WRITABLE
+        poll._events = 0
+        try:
+            poll._update()
+        except BaseException as exc:
+            poll._loop._handle_callback_error(exc, poll)
     if events & uv.UV_READABLE and poll.reader is not None:
         if poll.signal_wakeup:
             poll._loop._signals_arrived = True

@@ -7,16 +7,19 @@ cdef class ChildProcess(UVHandle):
         # callable(returncode), called once when the process exits; set by the owner.
         object _exit_callback
 
-    cdef _init(self, Loop loop, ChildPlan child, exit_callback)
+    cdef _init(self, Loop loop, ChildPlan child_plan, exit_callback)
     cdef _exited(self, int returncode)
     cdef _reap_failed_child(self)
+    cdef _reap_orphan(self)
     cdef int _kill(self, int signum)
     cdef send_signal(self, int signum)
 
 
 cdef class UVProcess(ChildProcess):
     # The locked spawn: uv_spawn() inside the spawn critical section; a uv_process_t.
-    cdef _raise_child_failure(self, ChildPlan child, bytes report)
+    cdef object _uv_spawn_locked(self, Loop loop, uv.uv_process_options_t* options,
+                                 ChildPlan child_plan)
+    cdef _raise_child_failure(self, ChildPlan child_plan, bytes report)
     cdef _on_exit(self, int64_t exit_status, int term_signal)
 
 

@@ -14,8 +14,8 @@
 #   it reaped elsewhere: returncode 255), the handle is closed, then the exit callback
 #   runs. The pidfd is closed with the handle. Signals go through the pidfd: never to
 #   a process that got the pid number later.
-# - A handle closed while its child runs (the loop closed first) hands the pid to a
-#   daemon thread that waits for it, as for a UVProcess.
+# - A handle closed while its child runs (the loop closed first) hands the pidfd to a
+#   daemon thread that waits through it (and closes it).
 #
 # Life of a UVProcess's uv_process_t:
 # - `_init()` allocates it and calls uv_spawn() inside the spawn critical section.
@@ -54,6 +54,22 @@ def _wait_for_orphan(pid):
         pass
 
 
+def _wait_for_orphan_pidfd(int pidfd):
+    cdef int returncode
+    with nogil:
+        # uv_poll_init() made it non-blocking: waitid() would not wait on it.
+        fcntl(pidfd, F_SETFL, fcntl(pidfd, F_GETFL) & ~O_NONBLOCK)
+        uvloop_pidfd_reap(pidfd, 0, &returncode)
+        close(pidfd)
+
+
+cdef _start_orphan_reaper(target, int pid, int pid_or_pidfd):
+    # A daemon thread, as asyncio's threaded child watcher: nobody else reaps the
+    # child of a closed loop.
+    threading.Thread(target=target, args=(pid_or_pidfd,), name=f'uvloop-reap-{pid}',
+                     daemon=True).start()
+
+
 cdef class ChildProcess(UVHandle):
     """One child process: spawns it, signals it, reports its exit (base of the two
     ways to spawn)."""
@@ -65,7 +81,7 @@ cdef class ChildProcess(UVHandle):
     def __repr__(self):
         return f'<{type(self).__name__} pid={self.pid} returncode={self.returncode}>'
 
-    cdef _init(self, Loop loop, ChildPlan child, exit_callback):
+    cdef _init(self, Loop loop, ChildPlan child_plan, exit_callback):
         """Spawn the child (raise if it failed before exec); `exit_callback` gets the
         returncode once it exited."""
         raise NotImplementedError
@@ -92,8 +108,10 @@ cdef class ChildProcess(UVHandle):
         self._exit_callback = None
         if self.returncode is None and self.pid > 0:
             # Closed while the child runs (the loop closed): nobody reaps it now.
-            threading.Thread(target=_wait_for_orphan, args=(self.pid,),
-                             name=f'uvloop-reap-{self.pid}', daemon=True).start()
+            self._reap_orphan()
+
+    cdef _reap_orphan(self):
+        _start_orphan_reaper(_wait_for_orphan, self.pid, self.pid)
 
     cdef int _kill(self, int signum):
         """Send the signal; 0 or -errno."""
@@ -111,8 +129,8 @@ cdef class ChildProcess(UVHandle):
 # ----- the fast spawn ------------------------------------------------------------------
 
 
-cdef void __on_pidfd_event(uv.uv_poll_t* handle, int status,
-                           int events) noexcept:
+cdef void _on_pidfd_event(uv.uv_poll_t* handle, int status,
+                          int events) noexcept:
     cdef PidfdProcess proc = <PidfdProcess>handle.data
     try:
         proc._on_pidfd_readable()
@@ -127,28 +145,29 @@ cdef class PidfdProcess(ChildProcess):
     def __cinit__(self):
         self._pidfd = -1
 
-    cdef _init(self, Loop loop, ChildPlan child, exit_callback):
+    cdef _init(self, Loop loop, ChildPlan child_plan, exit_callback):
         cdef pid_t pid
         cdef int pidfd = -1
         cdef int err, returncode
         self._exit_callback = exit_callback
-        child.report.err = 0
-        child.plan.errpipe = -1       # the child reports through child.report
+        child_plan.report.err = 0
+        child_plan.plan.errpipe = -1       # the child reports through .report
         # The new program gets this thread's signal mask.
-        pthread_sigmask(SIG_BLOCK, NULL, &child.plan.sigmask)
+        pthread_sigmask(SIG_BLOCK, NULL, &child_plan.plan.sigmask)
         with nogil:
             # Without the GIL: other threads and loops run while this one is suspended
             # until the child exec'd. A child that failed is reaped here.
-            pid = uvloop_spawn_clone(&child.plan, &pidfd)
-            if pid > 0 and child.report.err != 0:
+            pid = uvloop_spawn_clone(&child_plan.plan, &pidfd)
+            if pid > 0 and child_plan.report.err != 0:
                 uvloop_pidfd_reap(pidfd, 0, &returncode)
                 close(pidfd)
         if pid < 0:
             raise convert_error(pid)
         self.pid = pid
-        if child.report.err != 0:
+        if child_plan.report.err != 0:
             self.returncode = 255
-            raise _child_os_error(child, child.report.err, child.report.stage)
+            raise _child_os_error(child_plan, child_plan.report.err,
+                                  child_plan.report.stage)
         # From here on the program runs: what goes wrong is ours, and the pidfd
         # names our child whatever happened to it meanwhile.
         self._pidfd = pidfd
@@ -164,7 +183,7 @@ cdef class PidfdProcess(ChildProcess):
             raise convert_error(err)
         self._attach()
         err = uv.uv_poll_start(<uv.uv_poll_t*>self._handle, uv.UV_READABLE,
-                               __on_pidfd_event)
+                               _on_pidfd_event)
         if err < 0:
             # Closing the handle hands the killed child to the orphan reaper.
             self._kill(SIGKILL)
@@ -201,18 +220,29 @@ cdef class PidfdProcess(ChildProcess):
         return uvloop_pidfd_send_signal(self._pidfd, signum)
 
     cdef _on_closed(self):
-        # uv_close() stopped the watch at once; the pidfd is ours to close.
+        # uv_close() stopped the watch at once; the pidfd is ours to close, or the
+        # orphan reaper's.
+        ChildProcess._on_closed(self)
         if self._pidfd >= 0:
             close(self._pidfd)
             self._pidfd = -1
-        ChildProcess._on_closed(self)
+
+    cdef _reap_orphan(self):
+        # Through the pidfd, never a process that got the pid number later.
+        cdef int pidfd = self._pidfd
+        self._pidfd = -1
+        try:
+            _start_orphan_reaper(_wait_for_orphan_pidfd, self.pid, pidfd)
+        except BaseException:
+            close(pidfd)
+            raise
 
 
 # ----- the locked spawn ----------------------------------------------------------------
 
 
-cdef void __on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
-                            int term_signal) noexcept:
+cdef void _on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
+                           int term_signal) noexcept:
     cdef UVProcess proc = <UVProcess>handle.data
     try:
         proc._on_exit(exit_status, term_signal)
@@ -220,85 +250,52 @@ cdef void __on_process_exit(uv.uv_process_t* handle, int64_t exit_status,
         proc._loop._handle_callback_error(exc, proc)
 
 
+cdef _refuse_reentrant_spawn(Loop loop):
+    # Checked before taking the spawn lock, so a re-entrant spawn raises instead of
+    # waiting forever for a lock its own thread holds. It can only come from code that
+    # runs inside the critical section: an os.register_at_fork() hook.
+    if loop.active_process_handler is not None:
+        raise RuntimeError(
+            f'cannot spawn a process from within the spawn of another process '
+            f'on the same event loop ({loop.active_process_handler!r} is being '
+            f'spawned; was subprocess_exec/subprocess_shell called from an '
+            f'os.register_at_fork() hook?)')
+    if uvloop_thread_in_spawn:
+        # This thread holds the spawn lock, so reading the forking state is safe.
+        raise RuntimeError(
+            f'cannot spawn a process from within the spawn of another process '
+            f'in the same thread (on {<object>uvloop_forking.loop!r}; was a '
+            f'process spawned from an os.register_at_fork() hook?)')
+
+
 cdef class UVProcess(ChildProcess):
     """A child of the locked spawn: uv_spawn() inside the spawn critical section."""
 
-    cdef _init(self, Loop loop, ChildPlan child, exit_callback):
+    cdef _init(self, Loop loop, ChildPlan child_plan, exit_callback):
         cdef uv.uv_process_options_t options
-        cdef uv.uv_stdio_container_t bad_stdio
         cdef int errpipe[2]
-        cdef int err = 0
-        cdef bint spawned = False
+        cdef int err
 
-        # Checked before taking the lock, so a re-entrant spawn raises instead of
-        # waiting forever for a lock its own thread holds. It can only come from code
-        # that runs inside the critical section: an os.register_at_fork() hook.
-        if loop.active_process_handler is not None:
-            raise RuntimeError(
-                f'cannot spawn a process from within the spawn of another process '
-                f'on the same event loop ({loop.active_process_handler!r} is being '
-                f'spawned; was subprocess_exec/subprocess_shell called from an '
-                f'os.register_at_fork() hook?)')
-        if uvloop_thread_in_spawn:
-            # This thread holds the spawn lock, so reading the forking state is safe.
-            raise RuntimeError(
-                f'cannot spawn a process from within the spawn of another process '
-                f'in the same thread (on {<object>uvloop_forking.loop!r}; was a '
-                f'process spawned from an os.register_at_fork() hook?)')
-
+        _refuse_reentrant_spawn(loop)
         self._exit_callback = exit_callback
         err = uvloop_spawn_errpipe(errpipe)
         if err < 0:
             raise convert_error(err)
         try:
-            child.set_errpipe(errpipe[1])
+            child_plan.set_errpipe(errpipe[1])
             memset(&options, 0, sizeof(options))
-            options.exit_cb = __on_process_exit
-            options.file = child.plan.exec_paths[0] if child.plan.exec_count \
-                else child.plan.argv[0]
-            options.args = <char**>child.plan.argv
+            options.exit_cb = _on_process_exit
+            options.file = child_plan.plan.exec_paths[0] if child_plan.plan.exec_count \
+                else child_plan.plan.argv[0]
+            options.args = <char**>child_plan.plan.argv
             # No stdio for libuv: our child code sets the child's fds up itself.
             options.stdio_count = 0
             options.stdio = NULL
             # The forking thread's signal mask, for the new program (libuv forks with
             # most signals blocked).
-            pthread_sigmask(SIG_BLOCK, NULL, &child.plan.sigmask)
+            pthread_sigmask(SIG_BLOCK, NULL, &child_plan.plan.sigmask)
 
-            self._alloc(loop, sizeof(uv.uv_process_t))
-            loop.active_process_handler = self
-            try:
-                # ---- critical section ------------------------------------------------
-                _spawn_lock.acquire()
-                try:
-                    _forking_begin(loop, child)
-                    _test_inject_spawn_failure(&options, &bad_stdio)
-                    PyOS_BeforeFork()
-                    if child.preexec_fn is not None or UVLOOP_FORK_HOLDS_RUNTIME_LOCK:
-                        # The child needs the GIL to run preexec_fn: fork while
-                        # holding it, so that the child's copy of this thread holds it.
-                        # From Python 3.13 PyOS_BeforeFork() also holds the runtime's
-                        # lock until PyOS_AfterFork_Parent(): a thread given the GIL
-                        # meanwhile could wait for that lock while holding the GIL, and
-                        # this thread would wait for the GIL forever.
-                        err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
-                                          &options)
-                    else:
-                        # No Python runs in the child: let other threads run during
-                        # fork() and the wait for exec.
-                        with nogil:
-                            err = uv.uv_spawn(loop.uvloop,
-                                              <uv.uv_process_t*>self._handle, &options)
-                    spawned = True
-                    PyOS_AfterFork_Parent()
-                finally:
-                    _forking_end()
-                    _spawn_lock.release()
-                # ---- end of the critical section ---------------------------------------
-            finally:
-                loop.active_process_handler = None
-                if not spawned:
-                    self._free_unattached()
-
+            err = self._uv_spawn_locked(loop, &options, child_plan)
             # uv_spawn() registered the handle with the loop even if it failed.
             self._attach()
             close(errpipe[1])
@@ -314,9 +311,51 @@ cdef class UVProcess(ChildProcess):
                 close(errpipe[1])
 
         if report != b'S':
-            self._raise_child_failure(child, report)
+            self._raise_child_failure(child_plan, report)
 
-    cdef _raise_child_failure(self, ChildPlan child, bytes report):
+    cdef object _uv_spawn_locked(self, Loop loop, uv.uv_process_options_t* options,
+                                 ChildPlan child_plan):
+        """uv_spawn() inside the spawn critical section, the only one: the spawn lock
+        is held around the fork handler's set-up and uv_spawn(), and released, with
+        the forking state reset, on every path. Returns uv_spawn()'s result."""
+        cdef uv.uv_stdio_container_t bad_stdio
+        cdef int err = 0
+        cdef bint spawned = False
+        self._alloc(loop, sizeof(uv.uv_process_t))
+        loop.active_process_handler = self
+        try:
+            _spawn_lock.acquire()
+            try:
+                _forking_begin(loop, child_plan)
+                _test_inject_spawn_failure(options, &bad_stdio)
+                PyOS_BeforeFork()
+                if child_plan.preexec_fn is not None or UVLOOP_FORK_HOLDS_RUNTIME_LOCK:
+                    # The child needs the GIL to run preexec_fn: fork while holding
+                    # it, so that the child's copy of this thread holds it. From
+                    # Python 3.13 PyOS_BeforeFork() also holds the runtime's lock
+                    # until PyOS_AfterFork_Parent(): a thread given the GIL meanwhile
+                    # could wait for that lock while holding the GIL, and this thread
+                    # would wait for the GIL forever.
+                    err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
+                                      options)
+                else:
+                    # No Python runs in the child: let other threads run during fork()
+                    # and the wait for exec.
+                    with nogil:
+                        err = uv.uv_spawn(loop.uvloop, <uv.uv_process_t*>self._handle,
+                                          options)
+                spawned = True
+                PyOS_AfterFork_Parent()
+            finally:
+                _forking_end()
+                _spawn_lock.release()
+        finally:
+            loop.active_process_handler = None
+            if not spawned:
+                self._free_unattached()
+        return err
+
+    cdef _raise_child_failure(self, ChildPlan child_plan, bytes report):
         cdef int errnum
         if not report:
             # The child code never ran: this libuv did not fork (posix_spawn?), so close_fds,
@@ -330,7 +369,7 @@ cdef class UVProcess(ChildProcess):
         kind = report[1:2]
         if kind == b'O' and len(report) >= 3 + <Py_ssize_t>sizeof(int):
             memcpy(&errnum, <char*>report + 2, sizeof(int))
-            raise _child_os_error(child, errnum, report[2 + sizeof(int)])
+            raise _child_os_error(child_plan, errnum, report[2 + sizeof(int)])
         if kind == b'P':
             raise _preexec_failure(report[2:])
         raise subprocess.SubprocessError(f'Bad report from the child: {report!r}')

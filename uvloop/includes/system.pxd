@@ -88,7 +88,6 @@ cdef extern from "sys/sendfile.h" nogil:
 cdef extern from "fcntl.h" nogil:
     int fcntl(int fd, int cmd, ...)
     int F_DUPFD_CLOEXEC
-    int F_GETFD
     int F_GETFL
     int F_SETFL
     int O_NONBLOCK

@@ -112,9 +112,6 @@ cdef extern from "uv.h":
     ctypedef void (*uv_shutdown_cb)(uv_shutdown_t* req, int status) noexcept
     ctypedef void (*uv_connection_cb)(uv_stream_t* server, int status) noexcept
     ctypedef void (*uv_udp_send_cb)(uv_udp_send_t* req, int status) noexcept
-    ctypedef void (*uv_udp_recv_cb)(uv_udp_t* handle, ssize_t nread,
-                                    const uv_buf_t* buf, const sockaddr* addr,
-                                    unsigned flags) noexcept
     ctypedef void (*uv_exit_cb)(uv_process_t*, int64_t exit_status,
                                 int term_signal) noexcept
     ctypedef void (*uv_fs_event_cb)(uv_fs_event_t* handle, const char* filename,
@@ -188,14 +185,10 @@ cdef extern from "uv.h" nogil:
                     unsigned int nbufs, const sockaddr* addr, uv_udp_send_cb send_cb)
     int uv_udp_try_send(uv_udp_t* handle, const uv_buf_t bufs[], unsigned int nbufs,
                         const sockaddr* addr)
-    int uv_udp_recv_start(uv_udp_t* handle, uv_alloc_cb alloc_cb,
-                          uv_udp_recv_cb recv_cb)
-    int uv_udp_recv_stop(uv_udp_t* handle)
     size_t uv_udp_get_send_queue_size(const uv_udp_t* handle)
 
     # Processes
     ctypedef enum uv_stdio_flags:
-        UV_IGNORE = 0x00,
         UV_INHERIT_FD = 0x02
 
     ctypedef union uv_stdio_container_data:

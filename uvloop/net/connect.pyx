@@ -115,6 +115,7 @@ async def _open_stream_transport(
     """(transport, protocol) over the connected socket `sock`, once the protocol
     is connected (after the TLS handshake, with `ssl`)."""
     cdef TLSProtocol tls_protocol = None
+    cdef UVStream transport
     sock.setblocking(False)
     waiter = loop.create_future()
     try:
@@ -124,11 +125,11 @@ async def _open_stream_transport(
             tls_protocol = _new_tls_protocol(
                 loop, protocol, ssl, waiter, server_side, server_hostname,
                 handshake_timeout, shutdown_timeout)
+        transport = _new_socket_transport(loop, sock, users_socket)
     except BaseException:
         if not users_socket:
             sock.close()
         raise
-    cdef UVStream transport = _new_socket_transport(loop, sock, users_socket)
     if tls_protocol is not None:
         transport._start(tls_protocol, None, None)
         user_transport = tls_protocol._app_transport
@@ -138,6 +139,12 @@ async def _open_stream_transport(
     try:
         await waiter
     except BaseException:
+        if tls_protocol is None:
+            # As upstream uvloop: a connection never handed over (the call was
+            # cancelled after connection_made()) closes without connection_lost().
+            # asyncpg's pool cancels connects in flight and takes a
+            # connection_lost(None) there for an error (asyncio's loop calls it).
+            transport._protocol_connected = False
         transport.close()
         raise
     return user_transport, protocol

@@ -20,10 +20,13 @@
 
 cdef void _on_listener_readable(uv.uv_poll_t* handle, int status,
                                 int events) noexcept:
-    # An error status (e.g. the socket was shut down) is for accept() to report.
     cdef StreamListener listener = <StreamListener>handle.data
     try:
         listener._accept_connections()
+        if status < 0 and listener.is_open() and listener._retry is None:
+            # libuv stopped the watch on EPOLLERR; accept() above reported or took
+            # the error. asyncio watches on, so do we.
+            listener._watch()
     except BaseException as exc:
         listener._loop._handle_callback_error(exc, listener)
 
@@ -60,7 +63,7 @@ cdef class StreamListener(UVHandle):
         try:
             listener._watch()
         except BaseException:
-            UVHandle.close(listener)
+            listener.close()
             raise
         return listener
 

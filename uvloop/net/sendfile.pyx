@@ -220,7 +220,10 @@ async def _sock_sendfile_native(Loop loop, sock, file, offset, count):
     try:
         result = sender()
     except BlockingIOError:
-        pass
+        pass        # the rest is sent when the socket is writable
+    except BaseException:
+        _update_file_position(sender, None)     # after what was sent, as asyncio
+        raise
     else:
         _update_file_position(sender, None)
         return result

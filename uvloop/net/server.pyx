@@ -79,7 +79,11 @@ class Server(asyncio.AbstractServer):
             self._wakeup()
 
     def _wakeup(self):
+        # Once: a connection served after close() (its protocol factory closed the
+        # server) detaches after the wake-up.
         waiters = self._waiters
+        if waiters is None:
+            return
         self._waiters = None
         for waiter in waiters:
             if not waiter.done():

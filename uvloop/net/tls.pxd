@@ -23,7 +23,6 @@ cdef class TLSProtocol:
         TLSState _state
         dict _extra
 
-        object _sslcontext
         object _sslobj                # ssl.SSLObject, handed out as 'ssl_object'
         object _tls                   # its C object (_ssl._SSLSocket): the hot calls
         object _tls_read              # bound methods of the hot calls

@@ -69,17 +69,6 @@ cdef _application_data_after_close_notify():
     return exc
 
 
-cdef tuple _flow_control_limits(high, low, Py_ssize_t default_high):
-    """asyncio's (high, low) water marks from the optional arguments."""
-    if high is None:
-        high = default_high if low is None else 4 * low
-    if low is None:
-        low = high // 4
-    if not high >= low >= 0:
-        raise ValueError(f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-    return high, low
-
-
 cdef double _timeout_or_default(str name, value, default) except -1:
     if value is None:
         return default
@@ -107,7 +96,6 @@ cdef TLSProtocol _new_tls_protocol(Loop loop, app_protocol, ssl, waiter,
     self._shutdown_timeout = _timeout_or_default(
         'ssl_shutdown_timeout', shutdown_timeout, aio_SSL_SHUTDOWN_TIMEOUT)
     self._loop = loop
-    self._sslcontext = ssl
     self._extra = {'sslcontext': ssl}
     self._incoming = MemoryBIO()
     self._outgoing = MemoryBIO()
@@ -154,6 +142,11 @@ cdef _flush_tls_writes(Loop loop):
                 # KeyboardInterrupt or SystemExit: the others still get their turn.
                 loop._tls_flushes.extend(flushes[i + 1:])
                 raise
+
+
+cdef inline object _owned_bytes(data):
+    """`data` if it is bytes (immutable), else a bytes copy of it."""
+    return data if PyBytes_CheckExact(data) else bytes(data)
 
 
 cdef class TLSProtocol:
@@ -223,12 +216,7 @@ cdef class TLSProtocol:
         # A write() from any context can cross the water marks: the callback still
         # runs in the stream's context (unless that is the running one already).
         context = self._transport._context
-        entered = False
-        try:
-            PyContext_Enter(context)
-            entered = True
-        except RuntimeError:
-            pass
+        entered = _enter_context(context)
         try:
             method()
         except (KeyboardInterrupt, SystemExit):
@@ -588,7 +576,7 @@ cdef class TLSProtocol:
                 self._flush()
                 return
             # Batched data must not change under us: copy what is mutable.
-            self._backlog.append(data if PyBytes_CheckExact(data) else bytes(data))
+            self._backlog.append(_owned_bytes(data))
             self._backlog_size += size
             if self._backlog_size >= FLUSH_THRESHOLD and state == TLS_WRAPPED:
                 self._flush()
@@ -645,12 +633,14 @@ cdef class TLSProtocol:
             n = self._tls_write(data)
         except SSLWantReadError:
             # TLS 1.2 renegotiation: the write waits for the peer's next records.
-            self._backlog = [data]
+            self._backlog = [_owned_bytes(data)]
             self._write_wants_read = True
             return
         self._write_wants_read = False
         if n < len(data):
-            self._backlog = [data[n:]]
+            # A large write came uncopied: what waits must not change with the
+            # app's buffer.
+            self._backlog = [_owned_bytes(data[n:])]
             self._backlog_size = len(data) - n
         else:
             self._backlog = []

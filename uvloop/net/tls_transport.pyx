@@ -29,7 +29,8 @@ cdef class TLSTransport:
             self._tls._start_shutdown()
 
     def abort(self):
-        """Close at once: buffered data is dropped, no close_notify is sent."""
+        """Close at once, with no close_notify: what the app wrote goes to the socket
+        as far as it takes it now, the rest is dropped."""
         self._closed = True
         self._tls._abort(None)
 

@@ -54,14 +54,15 @@ cdef bint _atfork_registered = False
 cdef int _fast_spawn_state = 0
 
 
-cdef ChildProcess _spawn_process(Loop loop, ChildPlan child, exit_callback):
-    """Spawn the child `child` describes, the fast way when nothing stands in the way."""
+cdef ChildProcess _spawn_process(Loop loop, ChildPlan child_plan, exit_callback):
+    """Spawn the child `child_plan` describes, the fast way when nothing stands in
+    the way."""
     cdef ChildProcess process
-    if not child.needs_fork and not _test_locked_only and _fast_spawn_possible():
+    if not child_plan.needs_fork and not _test_locked_only and _fast_spawn_possible():
         process = PidfdProcess.__new__(PidfdProcess)
     else:
         process = UVProcess.__new__(UVProcess)
-    process._init(loop, child, exit_callback)
+    process._init(loop, child_plan, exit_callback)
     return process
 
 
@@ -89,7 +90,7 @@ cdef int _probe_fast_spawn() noexcept:
 
 def _spawn_capabilities():
     """Which spawn path a child that runs no Python before exec takes in this process,
-    and why (what `python -m uvloop` prints). Runs the fast spawn's probe (one
+    and why (`python -m uvloop` prints it). Runs the fast spawn's probe (one
     throwaway child) unless this build has no fast spawn. Keys:
     fast_spawn_compiled: this build has the fast spawn (Linux, not built with
         UVLOOP_PORTABLE_SPAWN=1);
@@ -130,8 +131,8 @@ def _spawn_capabilities():
 
 # ----- the locked spawn's state (call with _spawn_lock held) -----------------------------
 
-cdef _forking_begin(Loop loop, ChildPlan child):
-    """This thread's uv_spawn() is about to fork the child `child` describes."""
+cdef _forking_begin(Loop loop, ChildPlan child_plan):
+    """This thread's uv_spawn() is about to fork the child `child_plan` describes."""
     global _atfork_registered, uvloop_thread_in_spawn
     if not _atfork_registered:
         if pthread_atfork(NULL, NULL, uvloop_atfork_child) != 0:
@@ -139,8 +140,8 @@ cdef _forking_begin(Loop loop, ChildPlan child):
         _atfork_registered = True
     uvloop_thread_in_spawn = 1
     uvloop_forking.thread = pthread_self()
-    uvloop_forking.plan = &child.plan
-    uvloop_forking.allow_vfork = not child.needs_fork and not _test_fork_only
+    uvloop_forking.plan = &child_plan.plan
+    uvloop_forking.allow_vfork = not child_plan.needs_fork and not _test_fork_only
     uvloop_forking.loop = <void*>loop
     uvloop_forking.active = 1
 
@@ -208,11 +209,11 @@ cdef bytes _read_child_report(int fd):
         chunks.append(buf[:n])
 
 
-cdef _child_os_error(ChildPlan child, int errnum, char stage):
+cdef _child_os_error(ChildPlan child_plan, int errnum, char stage):
     """The OSError for a child that failed before exec, as subprocess words it: a step
     before exec (stage 'n': chdir, dup2, ...) names the cwd, exec (stage 'x') the
     program."""
-    filename = child.cwd if stage == c'n' else child.executable
+    filename = child_plan.cwd if stage == c'n' else child_plan.executable
     return OSError(errnum, os.strerror(errnum), filename)
 
 

@@ -1,5 +1,5 @@
 # The memory behind a stream handle: the uv handle itself (what libuv sees) followed by
-# what the allocation callback needs, so that it runs without taking the GIL.
+# what the allocation callback needs, so that it touches no Python object.
 ctypedef union _UVStreamHandle:
     uv.uv_tcp_t tcp
     uv.uv_pipe_t pipe

@@ -12,7 +12,7 @@
 #
 # Stream specifics:
 # - A subclass's `new()` allocates the handle sized for _StreamMemory (the uv handle,
-#   then what the allocation callback needs to run without the GIL), runs
+#   then what the allocation callback needs, so that it touches no Python object), runs
 #   uv_<type>_init() and attaches it; `_open_fd()` (or uv_accept()) gives it its fd.
 # - Each queued write and each shutdown is one malloc'ed request, freed in its
 #   callback; a write request holds a reference to the bytes it sends.
@@ -321,7 +321,7 @@ cdef class UVStream(UVTransport):
         try:
             if self._stream().write_queue_size == 0:
                 written = uv.uv_try_write(self._stream(), &buf, 1)
-                if written == <int>buf.len:
+                if written >= 0 and <size_t>written == buf.len:
                     return
                 if written < 0:
                     if written != uv.UV_EAGAIN:

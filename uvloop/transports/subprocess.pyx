@@ -152,10 +152,12 @@ class ProcessTransport(asyncio.SubprocessTransport):
                 if parent_fd is None:
                     files.append(None)
                     continue
+                # Our end becomes a file first: closed with the others if what
+                # follows fails.
+                files.append(open(parent_fd, 'wb' if i == 0 else 'rb', buffering=0))
                 if plan.pipesize > 0 and hasattr(fcntl_module, 'F_SETPIPE_SZ'):
                     fcntl_module.fcntl(parent_fd, fcntl_module.F_SETPIPE_SZ,
                                        plan.pipesize)
-                files.append(open(parent_fd, 'wb' if i == 0 else 'rb', buffering=0))
             uvprocess = _spawn_process(self._loop, plan, self._process_exited)
         except:
             for f in files:
@@ -288,7 +290,7 @@ class ProcessTransport(asyncio.SubprocessTransport):
         if self._pending_calls is not None:
             self._pending_calls.append((cb, data))
         elif cb != self._call_connection_lost and not self._connection_made:
-            return      # the protocol was never connected (see _connect_pipes)
+            return      # the protocol was never connected (see _connected)
         else:
             self._loop.call_soon(cb, *data, context=self._context)
 

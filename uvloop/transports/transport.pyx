@@ -86,6 +86,17 @@ cdef Py_ssize_t _water_mark(limit) except -1:
     return PY_SSIZE_T_MAX if limit >= PY_SSIZE_T_MAX else int(limit)
 
 
+cdef tuple _flow_control_limits(high, low, Py_ssize_t default_high):
+    """asyncio's (high, low) water marks from the optional arguments."""
+    if high is None:
+        high = default_high if low is None else 4 * low
+    if low is None:
+        low = high // 4
+    if not high >= low >= 0:
+        raise ValueError(f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
+    return high, low
+
+
 cdef bint _enter_context(context) except -1:
     """Enter `context` for a protocol callback that a caller in any context
     triggered (write() crossing the high-water mark, a failed sendto()). False when
@@ -209,13 +220,7 @@ cdef class UVTransport(UVHandle):
         return (self._low_water, self._high_water)
 
     def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(
-                f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
+        high, low = _flow_control_limits(high, low, 64 * 1024)
         # asyncio keeps any numbers (2**64, 1e6); compared with a byte count they
         # act as their integer part, capped at the largest count there can be.
         self._water_marks_given = (low, high)

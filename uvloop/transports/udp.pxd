@@ -11,6 +11,7 @@ cdef class _DatagramReadWatch(UVHandle):
 
     @staticmethod
     cdef _DatagramReadWatch new(UDPTransport transport)
+    cdef _start(self)
 
 
 cdef class UDPTransport(UVTransport):
@@ -33,5 +34,5 @@ cdef class UDPTransport(UVTransport):
     cdef bint _destination(self, addr, sockaddr_storage* storage) except -1
     cdef _queue_send(self, data, const uv.uv_buf_t* buf, const sockaddr* dest)
     cdef _send_failed(self, exc)
-    cdef _read_datagram(self)
+    cdef _read_datagrams(self)
     cdef object _source_address(self, const sockaddr* addr, socklen_t length)
