@@ -15,8 +15,11 @@ BAR_HEIGHT = 14
 GROUP_GAP = 12
 LABEL_WIDTH = 260
 PLOT_WIDTH = 420
+LEGEND_STEP = 180
 SERIES = (("upstream/asyncio", "upstream uvloop 0.23.0", "#9aa5b1"),
-          ("ours/asyncio", "this uvloop", "#2f6fdd"))
+          ("ours/asyncio", "this uvloop", "#2f6fdd"),
+          # Network rows only: the C epoll echo server, the ceiling any loop can reach.
+          ("c/asyncio", "C epoll server (ceiling)", "#3a3a3a"))
 
 
 def speedups(row):
@@ -45,7 +48,7 @@ def render(rows):
     scale = PLOT_WIDTH / max(top * 1.1, 1.2)
     group_height = len(SERIES) * BAR_HEIGHT + GROUP_GAP
     height = 40 + len(rows) * group_height + 30
-    width = LABEL_WIDTH + PLOT_WIDTH + 60
+    width = max(LABEL_WIDTH + PLOT_WIDTH + 60, LABEL_WIDTH + LEGEND_STEP * len(SERIES))
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
            f'height="{height}" font-family="sans-serif" font-size="12">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
@@ -74,7 +77,7 @@ def render(rows):
         out.append(f'<rect x="{legend_x}" y="{y + 8}" width="12" height="12" '
                    f'fill="{color}"/>')
         out.append(f'<text x="{legend_x + 16}" y="{y + 18}">{name}</text>')
-        legend_x += 180
+        legend_x += LEGEND_STEP
     out.append('</svg>')
     return '\n'.join(out) + '\n'
 

@@ -5,6 +5,7 @@ where no more can be opened."""
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import functools
 import itertools
@@ -39,6 +40,23 @@ def out_of_fds():
         for fd in fillers:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# The context variable the context tests set and read.
+current = contextvars.ContextVar('current', default='unset')
+
+
+class ContextSeen:
+    """Protocol mixin: _see(name) records in `seen[name]` the value of `current` a
+    callback sees; _enter(), from connection_made(), records 'made' and sets `current`
+    to 'transport', which later callbacks see only if they run in that same context."""
+
+    def _see(self, name):
+        self.__dict__.setdefault('seen', {}).setdefault(name, set()).add(current.get())
+
+    def _enter(self):
+        self._see('made')
+        current.set('transport')
 
 
 class RecordingProtocol(asyncio.Protocol):

@@ -8,15 +8,15 @@ has (addresses, name resolution, TCP options, socket files) is in test_tcp.py an
 test_unix.py."""
 
 import asyncio
-import contextvars
 import os
 import socket
 
 import pytest
 
 from loops import debug_counters, debug_counters_or_skip, run
-from netutil import (STREAM_KINDS, RecordingProtocol, assert_echoed_then_close,
-                     open_fds, open_stream_pair, payload)
+from netutil import (STREAM_KINDS, ContextSeen, RecordingProtocol,
+                     assert_echoed_then_close, current, open_fds, open_stream_pair,
+                     payload)
 
 
 @pytest.fixture(params=STREAM_KINDS)
@@ -635,24 +635,13 @@ def test_connect_accepted_socket_wraps_a_socket_accepted_elsewhere(loop, stream_
 
 # ----- contexts -----------------------------------------------------------------------
 
-current = contextvars.ContextVar('current', default='unset')
-
-
-class ContextRecorder(RecordingProtocol):
+class ContextRecorder(ContextSeen, RecordingProtocol):
     """A RecordingProtocol that also records, in `seen`, the value of `current` each
     callback sees; connection_made() sets it to 'transport', which later callbacks see
     only if they run in that same context."""
 
-    def __init__(self, loop, keep_open_on_eof=False):
-        super().__init__(loop, keep_open_on_eof)
-        self.seen = {}
-
-    def _see(self, name):
-        self.seen.setdefault(name, set()).add(current.get())
-
     def connection_made(self, transport):
-        self._see('made')
-        current.set('transport')
+        self._enter()
         super().connection_made(transport)
 
     def data_received(self, data):

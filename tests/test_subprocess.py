@@ -7,7 +7,6 @@ test_spawn_paths.py's."""
 
 import asyncio
 import collections
-import contextvars
 import errno
 import grp
 import os
@@ -24,7 +23,7 @@ import pytest
 import uvloop
 
 from loops import SPAWN_LOOP_KINDS, run
-from netutil import out_of_fds
+from netutil import ContextSeen, current, out_of_fds
 from spawnutil import (NO_STDIO, exec_output, exec_wait,
                        sigign_mask, zombie_children)
 
@@ -810,24 +809,15 @@ def test_spawns_with_pipes_leave_no_fd_behind(loop):
 
 # ----- contexts ---------------------------------------------------------------------
 
-current = contextvars.ContextVar('current', default='unset')
-
-
-class ContextRecorder(asyncio.SubprocessProtocol):
-    """Records, per callback, the values of `current` it saw; connection_made() sets
-    it to 'transport', which later callbacks see only in that same context."""
+class ContextRecorder(ContextSeen, asyncio.SubprocessProtocol):
+    """Records, per callback, the values of `current` it saw (ContextSeen)."""
 
     def __init__(self, loop):
-        self.seen = {}
         self.output = loop.create_future()
         self.done = loop.create_future()
 
-    def _see(self, name):
-        self.seen.setdefault(name, set()).add(current.get())
-
     def connection_made(self, transport):
-        self._see('made')
-        current.set('transport')
+        self._enter()
 
     def pipe_data_received(self, fd, data):
         self._see('pipe_data')

@@ -69,6 +69,19 @@ async def close_server(server):
     await server.wait_closed()
 
 
+def serve_until_lost(loop, protocol, script, timeout=5):
+    """Serve `protocol` to one client driven by script(peer) until the connection is
+    lost; what connection_lost() got."""
+    async def main():
+        server, port = await tls_server(loop, lambda: protocol)
+        outcome = connect_one(port, script)
+        exc = await asyncio.wait_for(protocol.lost, timeout)
+        await wait_thread(outcome)
+        await close_server(server)
+        return exc
+    return loop.run_until_complete(main())
+
+
 def assert_after_close_notify_error(exc):
     assert isinstance(exc, ssl.SSLError), exc
     assert exc.reason == 'APPLICATION_DATA_AFTER_CLOSE_NOTIFY', exc
@@ -84,16 +97,8 @@ def test_bytes_after_the_peers_close_notify_are_an_error(uvloop_loop):
         peer.sock.sendall(peer.encrypt(b'hello') + peer.close_notify() + b'trailing')
         drain_socket(peer.sock)
 
-    async def main():
-        protocol = RecordingProtocol(loop)
-        server, port = await tls_server(loop, lambda: protocol)
-        outcome = connect_one(port, script)
-        exc = await asyncio.wait_for(protocol.lost, 5)
-        await wait_thread(outcome)
-        await close_server(server)
-        return protocol, exc
-
-    protocol, exc = loop.run_until_complete(main())
+    protocol = RecordingProtocol(loop)
+    exc = serve_until_lost(loop, protocol, script)
     assert bytes(protocol.data) == b'hello'
     assert protocol.events == ['made', 'data', 'eof', 'lost']
     assert_after_close_notify_error(exc)
@@ -175,16 +180,8 @@ def test_eof_received_while_reading_is_paused(uvloop_loop, ending):
             peer.sock.shutdown(socket.SHUT_WR)
             drain_socket(peer.sock)
 
-    async def main():
-        protocol = PausedProtocol(loop)
-        server, port = await tls_server(loop, lambda: protocol)
-        outcome = connect_one(port, script)
-        exc = await asyncio.wait_for(protocol.lost, 5)
-        await wait_thread(outcome)
-        await close_server(server)
-        return protocol, exc
-
-    protocol, exc = loop.run_until_complete(main())
+    protocol = PausedProtocol(loop)
+    exc = serve_until_lost(loop, protocol, script)
     assert protocol.events == ['made', 'eof', 'lost']
     assert protocol.reading_at_eof is False
     assert exc is None
@@ -225,16 +222,8 @@ def test_peer_closing_without_close_notify_is_a_plain_eof(loop):
         peer.send(b'last words')
         peer.sock.shutdown(socket.SHUT_RDWR)
 
-    async def main():
-        protocol = RecordingProtocol(loop)
-        server, port = await tls_server(loop, lambda: protocol)
-        outcome = connect_one(port, script)
-        exc = await asyncio.wait_for(protocol.lost, 5)
-        await wait_thread(outcome)
-        await close_server(server)
-        return protocol, exc
-
-    protocol, exc = loop.run_until_complete(main())
+    protocol = RecordingProtocol(loop)
+    exc = serve_until_lost(loop, protocol, script)
     assert bytes(protocol.data) == b'last words'
     assert protocol.events == ['made', 'data', 'eof', 'lost']
     assert exc is None
@@ -462,16 +451,8 @@ def assert_buffered_protocol_reads(loop, factory):
         peer.sock.sendall(peer.close_notify())
         drain_socket(peer.sock)
 
-    async def main():
-        protocol = factory(loop)
-        server, port = await tls_server(loop, lambda: protocol)
-        outcome = connect_one(port, script)
-        exc = await asyncio.wait_for(protocol.lost, 10)
-        await wait_thread(outcome)
-        await close_server(server)
-        return protocol, exc
-
-    protocol, exc = loop.run_until_complete(main())
+    protocol = factory(loop)
+    exc = serve_until_lost(loop, protocol, script, timeout=10)
     assert exc is None
     assert bytes(protocol.data) == payload
 

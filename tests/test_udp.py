@@ -1,7 +1,6 @@
 """Datagrams: loop.create_datagram_endpoint() and the datagram transport."""
 
 import asyncio
-import contextvars
 import errno
 import os
 import re
@@ -10,7 +9,7 @@ import socket
 import pytest
 
 from loops import run
-from netutil import open_fds, payload
+from netutil import ContextSeen, current, open_fds, payload
 
 
 class DatagramRecorder(asyncio.DatagramProtocol):
@@ -405,23 +404,12 @@ def test_endpoints_leak_no_fd(loop):
 
 # ----- contexts -----------------------------------------------------------------------
 
-current = contextvars.ContextVar('current', default='unset')
-
-
-class ContextRecorder(DatagramRecorder):
+class ContextRecorder(ContextSeen, DatagramRecorder):
     """Records the value of `current` each callback sees, in `seen`; connection_made()
     sets it to 'transport', which later callbacks see only in that same context."""
 
-    def __init__(self, loop):
-        super().__init__(loop)
-        self.seen = {}
-
-    def _see(self, name):
-        self.seen.setdefault(name, set()).add(current.get())
-
     def connection_made(self, transport):
-        self._see('made')
-        current.set('transport')
+        self._enter()
         super().connection_made(transport)
 
     def datagram_received(self, data, addr):

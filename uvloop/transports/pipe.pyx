@@ -87,9 +87,9 @@ cdef class _PipeTransport(UVStream):
         _open_pipe_fd(self, fd)
 
     cdef _set_protocol(self, protocol):
-        # asyncio's pipe transports always call data_received().
-        self._protocol = protocol
-        self._protocol_connected = True
+        # asyncio's pipe transports always call data_received(): the base's, not the
+        # stream's (which picks buffered reads).
+        UVTransport._set_protocol(self, protocol)
 
     def get_extra_info(self, name, default=None):
         if self._extra is not None:
