@@ -766,10 +766,13 @@ def test_sendfile_over_tls_with_offset_and_count(loop, tmp_path):
 # ----- the byte stream split anyhow -------------------------------------------------
 
 def unread_bytes(sock):
-    if sock.fileno() < 0:
+    """Bytes waiting in `sock`, which the loop's thread reads and may close at any
+    moment (then 0)."""
+    try:
+        return struct.unpack('i', fcntl.ioctl(sock.fileno(), termios.FIONREAD,
+                                              b'\0\0\0\0'))[0]
+    except (OSError, ValueError):   # closed meanwhile: EBADF, or fileno() -1
         return 0
-    return struct.unpack('i', fcntl.ioctl(sock.fileno(), termios.FIONREAD,
-                                          b'\0\0\0\0'))[0]
 
 
 def send_in_pieces(sock, receiver, data, rng):
