@@ -153,15 +153,15 @@ async def _sendfile_native(Loop loop, UVStream transport, file, offset, count):
 cdef class _SendFile:
     """sock_sendfile's operation: sendfile(2) until count bytes or EOF."""
     cdef object sock
-    cdef int fileno
+    cdef int file_fd
     cdef off_t _offset
     cdef object count
     cdef object blocksize
     cdef readonly object total_sent
 
-    def __cinit__(self, sock, int fileno, offset, count, blocksize):
+    def __cinit__(self, sock, int file_fd, offset, count, blocksize):
         self.sock = sock
-        self.fileno = fileno
+        self.file_fd = file_fd
         self._offset = offset
         self.count = count
         self.blocksize = blocksize
@@ -178,7 +178,7 @@ cdef class _SendFile:
                 if blocksize <= 0:
                     return self.total_sent
             size = blocksize
-            sent = sendfile(self.sock.fileno(), self.fileno, &self._offset, size)
+            sent = sendfile(self.sock.fileno(), self.file_fd, &self._offset, size)
             if sent < 0:
                 err = errno
                 if err == EAGAIN or err == EINTR:
@@ -201,7 +201,7 @@ cdef class _SendFile:
 def _update_file_position(_SendFile sender, fut):
     # The file position ends after the last byte sent, as with asyncio.
     if sender.total_sent > 0:
-        if lseek(sender.fileno, sender._offset, SEEK_SET) < 0:
+        if lseek(sender.file_fd, sender._offset, SEEK_SET) < 0:
             raise_errno()
 
 

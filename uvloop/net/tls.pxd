@@ -106,6 +106,6 @@ cdef class TLSProtocol:
 
 cdef class TLSTransport:
     cdef:
-        TLSProtocol _tls
+        TLSProtocol _protocol
         bint _closed
         object __weakref__

@@ -118,7 +118,7 @@ cdef TLSProtocol _new_tls_protocol(Loop loop, app_protocol, ssl, waiter,
     self._delivery_held = not call_connection_made
     self._set_app_protocol(app_protocol)
     self._app_transport = TLSTransport.__new__(TLSTransport)
-    self._app_transport._tls = self
+    self._app_transport._protocol = self
     self._waiter = waiter
     return self
 

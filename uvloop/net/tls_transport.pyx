@@ -10,13 +10,13 @@
 cdef class TLSTransport:
 
     def get_extra_info(self, name, default=None):
-        return self._tls._get_extra_info(name, default)
+        return self._protocol._get_extra_info(name, default)
 
     def set_protocol(self, protocol):
-        self._tls._set_app_protocol(protocol)
+        self._protocol._set_app_protocol(protocol)
 
     def get_protocol(self):
-        return self._tls._app_protocol
+        return self._protocol._app_protocol
 
     def is_closing(self):
         return self._closed
@@ -26,33 +26,33 @@ cdef class TLSTransport:
         answered with its own (or the shutdown timeout passed)."""
         if not self._closed:
             self._closed = True
-            self._tls._start_shutdown()
+            self._protocol._start_shutdown()
 
     def abort(self):
         """Close at once, with no close_notify: what the app wrote goes to the socket
         as far as it takes it now, the rest is dropped."""
         self._closed = True
-        self._tls._abort(None)
+        self._protocol._abort(None)
 
     # ----- reading ----------------------------------------------------------------
 
     def is_reading(self):
-        return not self._tls._app_reading_paused
+        return not self._protocol._app_reading_paused
 
     def pause_reading(self):
-        self._tls._pause_app_reading()
+        self._protocol._pause_app_reading()
 
     def resume_reading(self):
-        self._tls._resume_app_reading()
+        self._protocol._resume_app_reading()
 
     def set_read_buffer_limits(self, high=None, low=None):
-        self._tls._set_read_buffer_limits(high, low)
+        self._protocol._set_read_buffer_limits(high, low)
 
     def get_read_buffer_limits(self):
-        return (self._tls._read_low_water, self._tls._read_high_water)
+        return (self._protocol._read_low_water, self._protocol._read_high_water)
 
     def get_read_buffer_size(self):
-        return self._tls._incoming.pending + self._tls._held_size
+        return self._protocol._incoming.pending + self._protocol._held_size
 
     # ----- writing ----------------------------------------------------------------
 
@@ -61,7 +61,7 @@ cdef class TLSTransport:
             raise TypeError(f"data: expecting a bytes-like instance, "
                             f"got {type(data).__name__}")
         if data:
-            self._tls._write_appdata(data)
+            self._protocol._write_appdata(data)
 
     def writelines(self, list_of_data):
         for data in list_of_data:
@@ -74,18 +74,18 @@ cdef class TLSTransport:
         return False
 
     def set_write_buffer_limits(self, high=None, low=None):
-        self._tls._set_write_buffer_limits(high, low)
+        self._protocol._set_write_buffer_limits(high, low)
 
     def get_write_buffer_limits(self):
-        return self._tls._transport.get_write_buffer_limits()
+        return self._protocol._transport.get_write_buffer_limits()
 
     def get_write_buffer_size(self):
-        return self._tls._write_buffer_size()
+        return self._protocol._write_buffer_size()
 
     @property
     def _protocol_paused(self):
         # What loop.sendfile()'s fallback reads, on asyncio's transports too.
-        return self._tls._app_writing_paused
+        return self._protocol._app_writing_paused
 
     @property
     def _sendfile_compatible(self):
@@ -93,4 +93,4 @@ cdef class TLSTransport:
 
     def __repr__(self):
         state = 'closed' if self._closed else 'open'
-        return f'<TLSTransport {state} over {self._tls._transport!r}>'
+        return f'<TLSTransport {state} over {self._protocol._transport!r}>'

@@ -34,7 +34,7 @@ cdef int _open_pipe_fd(UVStream stream, int fd) except -1:
     if err < 0:
         close(fd)
         raise convert_error(err)
-    stream._adopted()
+    stream._on_fd_opened()
     return 0
 
 

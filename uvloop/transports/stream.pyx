@@ -458,8 +458,8 @@ cdef class UVSocketStream(UVStream):
     """A stream over a socket (TCP or Unix): its addresses are known, its fds are
     refused by add_reader(), and loop.sendfile() may use the kernel's sendfile()."""
 
-    cdef _adopted(self):
-        UVStream._adopted(self)
+    cdef _on_fd_opened(self):
+        UVStream._on_fd_opened(self)
         self._capture_addresses()
         self._register_fds()
 

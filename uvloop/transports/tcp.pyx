@@ -22,10 +22,10 @@ cdef class TCPTransport(UVSocketStream):
         if err < 0:
             close(fd)
             raise convert_error(err)
-        self._adopted()
+        self._on_fd_opened()
 
-    cdef _adopted(self):
-        UVSocketStream._adopted(self)
+    cdef _on_fd_opened(self):
+        UVSocketStream._on_fd_opened(self)
         # Small writes go out without waiting for the peer's ACK (asyncio does the
         # same). A socket already reset by its peer may refuse: that is for the first
         # read or write to report.

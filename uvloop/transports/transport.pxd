@@ -32,7 +32,7 @@ cdef class UVTransport(UVHandle):
     cdef _open_fd(self, int fd)
     cdef _open_fd_or_close(self, int fd)
     cdef _open_file(self, fileobj)
-    cdef _adopted(self)
+    cdef _on_fd_opened(self)
     cdef _start(self, protocol, waiter, context)
     cdef _start_reading(self)
     cdef _stop_reading(self)

@@ -143,7 +143,7 @@ cdef class UVTransport(UVHandle):
             UVHandle.close(self)
             raise
 
-    cdef _adopted(self):
+    cdef _on_fd_opened(self):
         """libuv has the descriptor (opened or accepted): learn its number.
         Socket transports extend this (addresses, TCP_NODELAY, fd registry)."""
         cdef uv.uv_os_fd_t fd = -1

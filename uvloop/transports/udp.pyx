@@ -125,10 +125,10 @@ cdef class UDPTransport(UVTransport):
             close(fd)
             raise convert_error(err)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof(reuse))
-        self._adopted()
+        self._on_fd_opened()
 
-    cdef _adopted(self):
-        UVTransport._adopted(self)
+    cdef _on_fd_opened(self):
+        UVTransport._on_fd_opened(self)
         self._capture_addresses()
         self._connected = self._peername.valid
         self._family = self._sockname.storage.ss_family
