@@ -59,6 +59,43 @@ class ContextSeen:
         current.set('transport')
 
 
+class DuckBufferedRecorder(asyncio.BaseProtocol):
+    """A buffered protocol by its methods only (get_buffer and buffer_updated), not
+    by class (BaseProtocol is neither Protocol nor BufferedProtocol): records the bytes, get_buffer()'s size hints and connection_lost();
+    data_received() must never be called."""
+
+    def __init__(self, loop, buffer_size=100):
+        self.buffer = bytearray(buffer_size)
+        self.data = bytearray()
+        self.hints = set()
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, sizehint):
+        self.hints.add(sizehint)
+        # A memoryview: asyncio's TLS reads into slices of it, and a slice of a
+        # bytearray would be a copy.
+        return memoryview(self.buffer)
+
+    def buffer_updated(self, nbytes):
+        self.data += self.buffer[:nbytes]
+
+    def data_received(self, data):
+        raise AssertionError('data_received() called on a buffered protocol')
+
+    def eof_received(self):
+        pass
+
+    def connection_lost(self, exc):
+        self.lost.set_result(exc)
+
+
+class BufferedRecorder(DuckBufferedRecorder, asyncio.BufferedProtocol):
+    """The same, an asyncio.BufferedProtocol (what asyncio's loop asks for)."""
+
+
 class RecordingProtocol(asyncio.Protocol):
     """Records its callbacks in order, in `events` (consecutive data_received calls
     count once, as 'data'), and the bytes received in `data`.

@@ -14,9 +14,9 @@ import socket
 import pytest
 
 from loops import debug_counters, debug_counters_or_skip, run
-from netutil import (STREAM_KINDS, ContextSeen, RecordingProtocol,
-                     assert_echoed_then_close, current, open_fds, open_stream_pair,
-                     payload)
+from netutil import (STREAM_KINDS, BufferedRecorder, ContextSeen, DuckBufferedRecorder,
+                     RecordingProtocol, assert_echoed_then_close, current, open_fds,
+                     open_stream_pair, payload)
 
 
 @pytest.fixture(params=STREAM_KINDS)
@@ -327,27 +327,6 @@ def test_set_protocol_switches_the_receiver(loop, open_pair):
     run(loop, main())
 
 
-class BufferedRecorder(asyncio.BufferedProtocol):
-    def __init__(self, loop, buffer_size=100):
-        self.buffer = bytearray(buffer_size)
-        self.data = bytearray()
-        self.lost = loop.create_future()
-        self.hints = set()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def get_buffer(self, sizehint):
-        self.hints.add(sizehint)
-        return self.buffer
-
-    def buffer_updated(self, nbytes):
-        self.data += self.buffer[:nbytes]
-
-    def connection_lost(self, exc):
-        self.lost.set_result(exc)
-
-
 def test_buffered_protocol_receives_every_byte(loop, open_pair):
     async def main():
         pair = await open_pair(loop, client_protocol=lambda: BufferedRecorder(loop))
@@ -363,31 +342,6 @@ def test_buffered_protocol_receives_every_byte(loop, open_pair):
         pair.close()
 
     run(loop, main())
-
-
-class DuckBufferedRecorder(asyncio.Protocol):
-    """A buffered protocol by its methods only, not by class; data_received() is
-    there too, and must not be called."""
-
-    def __init__(self, loop):
-        self.buffer = bytearray(100)
-        self.data = bytearray()
-        self.lost = loop.create_future()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def get_buffer(self, sizehint):
-        return self.buffer
-
-    def buffer_updated(self, nbytes):
-        self.data += self.buffer[:nbytes]
-
-    def data_received(self, data):
-        raise AssertionError('data_received() called on a buffered protocol')
-
-    def connection_lost(self, exc):
-        self.lost.set_result(exc)
 
 
 def test_a_protocol_with_get_buffer_and_buffer_updated_is_buffered(uvloop_loop,

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from netutil import RecordingProtocol
+from netutil import BufferedRecorder, DuckBufferedRecorder, RecordingProtocol
 from tlsutil import (RawTLSPeer, client_context, listening_socket, record_types,
                      run_in_thread, server_context, wait_thread)
 
@@ -412,37 +412,6 @@ def test_reading_paused_stops_reading_the_socket(loop):
 
 # ----- protocols -------------------------------------------------------------------
 
-class BufferedRecorder:
-    """A buffered protocol in a small buffer (many buffer_updated calls)."""
-
-    def __init__(self, loop):
-        self.buffer = bytearray(1000)
-        self.data = bytearray()
-        self.lost = loop.create_future()
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def get_buffer(self, sizehint):
-        return self.buffer
-
-    def buffer_updated(self, nbytes):
-        self.data += self.buffer[:nbytes]
-
-    def eof_received(self):
-        pass
-
-    def connection_lost(self, exc):
-        self.lost.set_result(exc)
-
-
-class SubclassedBufferedRecorder(BufferedRecorder, asyncio.BufferedProtocol):
-    # A memoryview: asyncio's TLS reads into slices of what get_buffer() returned,
-    # and a slice of a bytearray is a copy.
-    def get_buffer(self, sizehint):
-        return memoryview(self.buffer)
-
-
 def assert_buffered_protocol_reads(loop, factory):
     payload = os.urandom(1024 * 1024)
 
@@ -451,19 +420,19 @@ def assert_buffered_protocol_reads(loop, factory):
         peer.sock.sendall(peer.close_notify())
         drain_socket(peer.sock)
 
-    protocol = factory(loop)
+    protocol = factory(loop, buffer_size=1000)     # many buffer_updated() calls
     exc = serve_until_lost(loop, protocol, script, timeout=10)
     assert exc is None
     assert bytes(protocol.data) == payload
 
 
 def test_buffered_protocol_over_tls(loop):
-    assert_buffered_protocol_reads(loop, SubclassedBufferedRecorder)
+    assert_buffered_protocol_reads(loop, BufferedRecorder)
 
 
 def test_duck_typed_buffered_protocol_over_tls(uvloop_loop):
     # asyncio's TLS takes only asyncio.BufferedProtocol subclasses as buffered.
-    assert_buffered_protocol_reads(uvloop_loop, BufferedRecorder)
+    assert_buffered_protocol_reads(uvloop_loop, DuckBufferedRecorder)
 
 
 def test_callbacks_run_in_the_transports_context(uvloop_loop):
